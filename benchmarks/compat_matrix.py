@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark compat_matrix on a 5,000-VM x 200-host fleet against a naive per-pair evaluation.
 
 Two fleets:
@@ -59,8 +58,8 @@ def vm_profile(rng: random.Random, host: list[dict]) -> list[dict]:
 
 
 def realistic_fleet(rng, vm_count, host_count, profiles=36):
-    host_profiles = [host_profile(rng) for _ in range(profiles)]
-    vm_profiles = [vm_profile(rng, rng.choice(host_profiles)) for _ in range(profiles)]
+    host_profiles = [host_profile(rng) for _profile in range(profiles)]
+    vm_profiles = [vm_profile(rng, rng.choice(host_profiles)) for _profile in range(profiles)]
     hosts = {f"hv{i:03}": rng.choice(host_profiles) for i in range(host_count)}
     vms = {f"vm{i:05}": rng.choice(vm_profiles) for i in range(vm_count)}
     return vms, hosts
@@ -108,7 +107,7 @@ def best_of(repeats: int, func, *args):
     """Best wall time of `repeats` cold runs; like timeit, with the garbage collector paused so
     a run does not pay for collecting the results the runs before it left alive."""
     timings, result = [], None
-    for _ in range(repeats):
+    for _run in range(repeats):
         compat._explain_cached.cache_clear()  # pylint: disable=protected-access
         gc.collect()
         gc.disable()

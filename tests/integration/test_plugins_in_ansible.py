@@ -41,9 +41,12 @@ def test_a_failed_gate_stops_the_play_with_every_reason(run_playbook, tmp_path):
   gather_facts: false
   vars_files: [{REPO / 'playbooks' / 'files' / 'sample_facts.yml'}]
   tasks:
-    - ansible.builtin.assert:
-        that: sample_vms.sql01.vectors is vmgate.hyperv.compatible_with(sample_hosts['hv-gen1-b'].vectors)
-        fail_msg: "{{{{ (sample_vms.sql01.vectors | vmgate.hyperv.compat_report(sample_hosts['hv-gen1-b'].vectors)).reasons | map(attribute='message') | join(' | ') }}}}"
+    - vars:
+        destination: "{{{{ sample_hosts['hv-gen1-b'].vectors }}}}"
+        report: "{{{{ sample_vms.sql01.vectors | vmgate.hyperv.compat_report(destination) }}}}"
+      ansible.builtin.assert:
+        that: sample_vms.sql01.vectors is vmgate.hyperv.compatible_with(destination)
+        fail_msg: "{{{{ report.reasons | map(attribute='message') | join(' | ') }}}}"
     - ansible.builtin.debug:
         msg: must not be reached
 """

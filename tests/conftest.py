@@ -21,16 +21,17 @@ if TOOLS.is_dir():  # absent from a built collection artifact (galaxy.yml build_
 
 def pytest_configure():
     """Set the environment and install the collection loader before any test module is imported."""
+    # pylint: disable-next=import-outside-toplevel
+    from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+
+    if any(isinstance(finder, _AnsibleCollectionFinder) for finder in sys.meta_path):
+        return  # ansible-test units installed its own view of the collection; keep it
     try:
         import checks  # pylint: disable=import-outside-toplevel
     except ImportError:
         return
     checks.link_collection()
     os.environ.update(checks.environment())
-
-    # pylint: disable-next=import-outside-toplevel
-    from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
-
     _AnsibleCollectionFinder(paths=[str(checks.COLLECTIONS)])._install()  # pylint: disable=protected-access
 
 

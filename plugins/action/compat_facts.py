@@ -1,0 +1,47 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""compat_facts: read a Hyper-V host's compatibility facts over WS-Management (see the module docs)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils import hyperv_facts
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.host_session import HostSession
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import VIRTUALIZATION_NAMESPACE
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_options import WINRM_ARGUMENT_SPEC
+
+ARGUMENT_SPEC = {
+    "vms": {"type": "raw"},
+    "namespace": {"type": "str", "default": VIRTUALIZATION_NAMESPACE,
+                  "choices": [VIRTUALIZATION_NAMESPACE, "root/HyperVCluster/v2"]},
+    "include_blob": {"type": "bool", "default": False},
+    **WINRM_ARGUMENT_SPEC,
+}
+
+
+def requested_vms(value):
+    """'all', a list of names/ids, or None; a single name is accepted as a list of one."""
+    if value is None or value == "all":
+        return value
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(item, str) and item for item in items):
+        raise AnsibleActionFail(f"vms must be 'all' or a list of VM names or ids, got {value!r}")
+    return items
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+
+    def run(self, tmp=None, task_vars=None):
+        self._supports_check_mode = True
+        result = super().run(tmp, task_vars)
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        vms = requested_vms(args["vms"])
+        with HostSession(self, task_vars or {}, args) as session:
+            facts = session.run(
+                lambda api: hyperv_facts.gather(api, vms, args["include_blob"], where=session.label)
+            )
+        result.update(changed=False, ansible_facts={"hyperv_compat": facts})
+        return result

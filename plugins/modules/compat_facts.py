@@ -1,0 +1,175 @@
+#!/usr/bin/python
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# This module's work is done on the controller by the action plugin of the same name.
+
+DOCUMENTATION = r"""
+module: compat_facts
+short_description: Gather Hyper-V compatibility vectors and migration service state from a host
+version_added: 0.1.0
+author: vmgate.hyperv contributors
+description:
+  - Reads, over WS-Management from the Ansible controller, what a live-migration decision needs from a
+    Hyper-V host. The host's own compatibility vectors, its migration service (whether live migration is
+    enabled, listener addresses, active migrations and their limits) and, for the VMs asked for, their id,
+    name, state, configuration version and compatibility vectors.
+  - Run it against the Hyper-V hosts of the inventory, for example in a play with C(hosts=hyperv). It uses each host's own
+    winrm or psrp connection settings and credentials; nothing is executed on the host.
+  - Its cost is fixed. Three enumerations, plus one method call per system whose vectors are read (the host and
+    each VM), plus one per VM when O(include_blob) is set. It never enumerates once per VM.
+options:
+  vms:
+    description:
+      - The VMs to report, by name or id (GUID), as a list, or V(all) for every VM on the host. None by default.
+      - Hyper-V allows several VMs with one name; such a name is an error that lists their ids, and an id is
+        always accepted.
+    type: raw
+  namespace:
+    description:
+      - The WMI namespace. V(root/virtualization/v2) for a host, V(root/HyperVCluster/v2) for the cluster-wide
+        view of a failover cluster node.
+    type: str
+    default: root/virtualization/v2
+    choices: [root/virtualization/v2, root/HyperVCluster/v2]
+  include_blob:
+    description:
+      - Also read each VM's opaque compatibility blob (C(GetSystemCompatibilityInfo)), which
+        M(vmgate.hyperv.compat_check) hands to a destination host to check.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - vmgate.hyperv.winrm
+attributes:
+  check_mode:
+    support: full
+    description: It only reads.
+  diff_mode:
+    support: none
+    description: Nothing changes.
+  platform:
+    platforms: windows
+    description: The Hyper-V host is reached over WS-Management; the action runs on the controller.
+seealso:
+  - plugin: vmgate.hyperv.rank_hosts
+    plugin_type: filter
+  - plugin: vmgate.hyperv.compat_report
+    plugin_type: filter
+"""
+
+EXAMPLES = r"""
+- name: Gather the vectors of the hosts and of the VMs to move
+  vmgate.hyperv.compat_facts:
+    vms: [web01, db01]
+
+- name: Gather every VM of a cluster node, through the cluster namespace
+  vmgate.hyperv.compat_facts:
+    vms: all
+    namespace: root/HyperVCluster/v2
+
+- name: Reach a host over HTTPS with a private CA
+  vmgate.hyperv.compat_facts:
+    vms: [6C9A2A5F-7F1B-4D4B-9C1E-0F0E1D2C3B4A]
+    include_blob: true
+    ca_trust_path: /etc/pki/hyperv-ca.pem
+
+- name: Decide whether web01, gathered on hv01, can run on hv02
+  ansible.builtin.debug:
+    msg: "{{ web01.vectors | vmgate.hyperv.compat_report(hostvars['hv02'].hyperv_compat.host.vectors) }}"
+  vars:
+    web01: "{{ hostvars['hv01'].hyperv_compat.vms | selectattr('name', '==', 'web01') | first }}"
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: The facts, under C(hyperv_compat).
+  returned: success
+  type: dict
+  contains:
+    hyperv_compat:
+      description: What the host reported.
+      type: dict
+      contains:
+        gathered_at:
+          description: When the facts were read (UTC, ISO 8601). Vectors change when a VM restarts, so old facts go stale.
+          type: str
+          sample: "2026-11-21T08:15:02+00:00"
+        host:
+          description: The host.
+          type: dict
+          contains:
+            name:
+              description: The host's computer name (C(Msvm_ComputerSystem.Name)).
+              type: str
+              sample: HV01
+            namespace:
+              description: The WMI namespace used.
+              type: str
+              sample: root/virtualization/v2
+            endpoint:
+              description: The WinRM endpoint reached.
+              type: str
+              sample: https://hv01.example.com:5986/wsman
+            vectors:
+              description: The host's compatibility vectors (C(vector_id), C(compare_operation), C(compatibility_info)).
+              type: list
+              elements: dict
+            migration_service:
+              description: The migration service and its settings.
+              type: dict
+              contains:
+                enabled_state:
+                  description: The service's C(EnabledState).
+                  type: int
+                live_migration_enabled:
+                  description: C(EnableVirtualSystemMigration), whether the host accepts and sends live migrations.
+                  type: bool
+                listener_addresses:
+                  description: C(MigrationServiceListenerIPAddressList), the addresses migrations arrive on.
+                  type: list
+                  elements: str
+                active_vm_migrations:
+                  description: Live migrations in progress.
+                  type: int
+                active_storage_migrations:
+                  description: Storage migrations in progress.
+                  type: int
+                max_vm_migrations:
+                  description: The limit of simultaneous live migrations.
+                  type: int
+                max_storage_migrations:
+                  description: The limit of simultaneous storage migrations.
+                  type: int
+        vms:
+          description: The VMs asked for, in the order asked (all VMs for V(all)).
+          type: list
+          elements: dict
+          contains:
+            id:
+              description: The VM's id (C(Msvm_ComputerSystem.Name), a GUID).
+              type: str
+            name:
+              description: The VM's name (C(ElementName)).
+              type: str
+            state:
+              description: C(EnabledState), for example 2 (Running), 3 (Off), 32769 (Saved).
+              type: int
+            state_name:
+              description: The state's name.
+              type: str
+            configuration_version:
+              description: The VM's configuration version, for example V(10.0).
+              type: str
+            vectors:
+              description: The VM's compatibility vectors.
+              type: list
+              elements: dict
+            compatibility_info:
+              description: The opaque compatibility blob, base64-encoded.
+              type: str
+              returned: when O(include_blob=true)
+            compatibility_info_encoding:
+              description: How the host sent the blob (V(base64) or V(array)), so it can be sent back the same way.
+              type: str
+              returned: when O(include_blob=true)
+"""

@@ -1,0 +1,181 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Hyper-V WMI migration API over a WSManClient: find systems, read vectors and blobs.
+
+Every method is one round trip (an enumeration or one Invoke), so a caller can count its cost.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import typing as t
+
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils import cim_types, wsman_xml
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_client import WSManClient
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_xml import EndpointReference, wql_literal
+
+VIRTUALIZATION_NAMESPACE = "root/virtualization/v2"
+CLUSTER_NAMESPACE = "root/HyperVCluster/v2"
+MIGRATION_SERVICE = "Msvm_VirtualSystemMigrationService"
+HOST_CAPTION = "Hosting Computer System"
+VM_CAPTION = "Virtual Machine"
+
+# Msvm_VirtualSystemMigrationService return values (the seeds' names)
+RETURN_CODES = {
+    0: "Completed with No Error", 4096: "Method Parameters Checked - Job Started", 32768: "Failed",
+    32769: "Access Denied", 32770: "Not Supported", 32771: "Status is unknown", 32772: "Timeout",
+    32773: "Invalid parameter", 32774: "System is in use", 32775: "Invalid state for this operation",
+    32776: "Incorrect data type", 32777: "System is not available", 32778: "Out of memory",
+    32784: "Not compatible",
+}
+JOB_STARTED = 4096
+
+# Msvm_ComputerSystem.EnabledState, named as Hyper-V Manager shows them
+VM_STATES = {
+    0: "Unknown", 1: "Other", 2: "Running", 3: "Off", 4: "Stopping", 6: "Enabled but offline", 9: "Paused",
+    10: "Starting", 11: "Reset", 32768: "Paused", 32769: "Saved", 32770: "Starting", 32771: "Snapshotting",
+    32773: "Saving", 32774: "Stopping", 32776: "Pausing", 32777: "Resuming",
+}
+
+_GUID = re.compile(r"^\{?[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}?$")
+
+
+class HyperVError(Exception):
+    """A Hyper-V answer that stops the task; the message says what and what to do."""
+
+
+class MethodFailed(HyperVError):
+    def __init__(self, method: str, code: int, detail: str = ""):
+        self.method = method
+        self.code = code
+        name = RETURN_CODES.get(code, "unknown return value")
+        super().__init__(f"{method} returned {code} ({name}){': ' + detail if detail else ''}")
+
+
+def return_code_name(code: int) -> str:
+    return RETURN_CODES.get(code, "unknown return value")
+
+
+def is_guid(text: str) -> bool:
+    return bool(_GUID.match(text))
+
+
+def _match_condition(requested: str) -> str:
+    """WQL for one requested VM: by display name, and by id when it looks like a GUID."""
+    condition = f"ElementName = {wql_literal(requested)}"
+    if is_guid(requested):
+        condition += f" OR Name = {wql_literal(requested.strip('{}'))}"
+    return condition
+
+
+class HyperVHost:
+    """One Hyper-V host (or cluster namespace) reached through a WSManClient."""
+
+    def __init__(self, client: WSManClient, namespace: str = VIRTUALIZATION_NAMESPACE):
+        self.client = client
+        self.namespace = namespace
+        self._service: dict[str, t.Any] | None = None
+
+    def _typed(self, instance: wsman_xml.Instance, what: str) -> dict[str, t.Any]:
+        try:
+            return cim_types.typed(instance, what)
+        except cim_types.CimTypeError as exc:
+            raise HyperVError(f"{self.client.endpoint} returned an unusable {what}: {exc}") from None
+
+    # Enumerations
+
+    def computer_systems(self, requested: list[str] | None) -> tuple[dict[str, t.Any], list[dict[str, t.Any]]]:
+        """The host's own Msvm_ComputerSystem and the VMs that may match `requested` (None: all VMs).
+
+        One enumeration; names and ids are matched here again (WMI compares strings without case).
+        """
+        host = f"Caption = {wql_literal(HOST_CAPTION)}"
+        if requested is None:
+            condition = f"{host} OR Caption = {wql_literal(VM_CAPTION)}"
+        elif requested:
+            wanted = " OR ".join(_match_condition(item) for item in requested)
+            condition = f"{host} OR (Caption = {wql_literal(VM_CAPTION)} AND ({wanted}))"
+        else:
+            condition = host
+        instances = self.client.enumerate(self.namespace, f"SELECT * FROM Msvm_ComputerSystem WHERE {condition}")
+        systems = [self._typed(instance, "Msvm_ComputerSystem") for instance in instances]
+        hosts = [system for system in systems if system.get("Caption") == HOST_CAPTION]
+        if len(hosts) != 1:
+            raise HyperVError(
+                f"{self.client.endpoint} reported {len(hosts)} hosting computer systems in {self.namespace}; "
+                "expected exactly one"
+            )
+        return hosts[0], [system for system in systems if system.get("Caption") == VM_CAPTION]
+
+    def migration_service(self) -> dict[str, t.Any]:
+        if self._service is None:
+            self._service = self._single(MIGRATION_SERVICE)
+        return self._service
+
+    def migration_settings(self) -> dict[str, t.Any]:
+        return self._single("Msvm_VirtualSystemMigrationServiceSettingData")
+
+    def _single(self, class_name: str) -> dict[str, t.Any]:
+        instances = self.client.enumerate(self.namespace, f"SELECT * FROM {class_name}")
+        if not instances:
+            raise HyperVError(f"{self.client.endpoint} has no {class_name} in {self.namespace}")
+        return self._typed(instances[0], class_name)
+
+    # Methods of the migration service
+
+    def system_reference(self, system: dict[str, t.Any]) -> EndpointReference:
+        return EndpointReference(
+            wsman_xml.class_uri(self.namespace, "Msvm_ComputerSystem"),
+            {"CreationClassName": system.get("CreationClassName") or "Msvm_ComputerSystem", "Name": system["Name"]},
+        )
+
+    def _service_selectors(self) -> dict[str, str]:
+        service = self.migration_service()
+        keys = ("CreationClassName", "Name", "SystemCreationClassName", "SystemName")
+        return {key: str(service.get(key) or "") for key in keys}
+
+    def call(self, method: str, parameters: dict[str, t.Any], *, read_only: bool) -> dict[str, t.Any]:
+        """Invoke a migration service method; returns the out parameters with ReturnValue as int."""
+        output = self.client.invoke(self.namespace, MIGRATION_SERVICE, method, self._service_selectors(),
+                                    parameters, read_only=read_only)
+        try:
+            output["ReturnValue"] = cim_types.convert(output.get("ReturnValue"), "uint32", f"{method}.ReturnValue")
+        except cim_types.CimTypeError as exc:
+            raise HyperVError(f"{self.client.endpoint}: {exc}") from None
+        if output["ReturnValue"] is None:
+            raise HyperVError(f"{self.client.endpoint}: {method} returned no ReturnValue")
+        return output
+
+    def vectors(self, system: dict[str, t.Any]) -> list[dict[str, int]]:
+        """GetSystemCompatibilityVectors for a VM or the host, as snake_case vector dicts."""
+        output = self.call("GetSystemCompatibilityVectors", {"ComputerSystem": self.system_reference(system)},
+                           read_only=True)
+        if output["ReturnValue"] != 0:
+            raise MethodFailed("GetSystemCompatibilityVectors", output["ReturnValue"])
+        raw = output.get("CompatibilityVectors")
+        items = raw if isinstance(raw, list) else ([] if raw is None else [raw])
+        vectors = []
+        for index, item in enumerate(items):
+            if not isinstance(item, wsman_xml.Instance):
+                raise HyperVError(f"{self.client.endpoint}: CompatibilityVectors[{index}] is not an instance")
+            item.class_name = "Msvm_CompatibilityVector"
+            values = self._typed(item, f"CompatibilityVectors[{index}]")
+            vectors.append({
+                "vector_id": values.get("VectorId"),
+                "compare_operation": values.get("CompareOperation"),
+                "compatibility_info": values.get("CompatibilityInfo"),
+            })
+        return vectors
+
+    def compatibility_blob(self, system: dict[str, t.Any]) -> tuple[str, str]:
+        """GetSystemCompatibilityInfo: the opaque blob in base64, and the wire form the host used."""
+        output = self.call("GetSystemCompatibilityInfo", {"ComputerSystem": self.system_reference(system)},
+                           read_only=True)
+        if output["ReturnValue"] != 0:
+            raise MethodFailed("GetSystemCompatibilityInfo", output["ReturnValue"])
+        try:
+            blob, encoding = wsman_xml.decode_uint8_array(output.get("CompatibilityInfo"))
+        except ValueError as exc:
+            raise HyperVError(f"{self.client.endpoint}: CompatibilityInfo is not a uint8[] ({exc})") from None
+        return base64.b64encode(blob).decode("ascii"), encoding

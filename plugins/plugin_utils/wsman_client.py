@@ -1,0 +1,246 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A WS-Management client for WMI over WinRM: Enumerate/Pull, Get and Invoke.
+
+pywinrm's transport does authentication (NTLM, Kerberos, CredSSP, Basic, certificates) and
+message encryption; the envelopes are ours (wsman_xml). Reads are retried on transient faults
+with a bounded backoff; a request that changes state is sent once, whatever happens.
+"""
+
+from __future__ import annotations
+
+import time
+import typing as t
+
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils import wsman_xml
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_settings import WinRMSettings
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import (
+    AuthenticationError,
+    CertificateError,
+    ResponseError,
+    TransportError,
+    WSManError,
+    fault_from_envelope,
+)
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_xml import NS, Instance
+
+try:
+    import requests
+    from winrm.exceptions import InvalidCredentialsError, WinRMError, WinRMTransportError
+    from winrm.protocol import Protocol
+except ImportError as import_error:  # reported when a client is created, with the fix
+    IMPORT_ERROR: ImportError | None = import_error
+else:
+    IMPORT_ERROR = None
+
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024  # WinRM's own envelopes are at most 500 KB; pulls add up
+MAX_ELEMENTS = 100
+
+
+class _ResponseTooLarge(Exception):
+    pass
+
+
+def _bound_stream(raw: t.Any, limit: int) -> None:
+    """Make a urllib3 response refuse to deliver more than `limit` bytes to requests."""
+    stream = raw.stream
+
+    def bounded(*args: t.Any, **kwargs: t.Any) -> t.Iterator[bytes]:
+        received = 0
+        for chunk in stream(*args, **kwargs):
+            received += len(chunk)
+            if received > limit:
+                raise _ResponseTooLarge(f"the response is larger than the {limit} bytes allowed")
+            yield chunk
+
+    raw.stream = bounded
+
+
+class WSManClient:
+    """One host's WinRM endpoint. Create it per host and reuse it: it keeps the session."""
+
+    def __init__(
+        self,
+        settings: WinRMSettings,
+        *,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        read_attempts: int = 3,
+        backoff_s: float = 0.5,
+        sleep: t.Callable[[float], None] = time.sleep,
+    ):
+        if IMPORT_ERROR is not None:
+            raise WSManError(
+                f"pywinrm is required on the Ansible controller (pip install pywinrm): {IMPORT_ERROR}"
+            )
+        self.settings = settings
+        self.endpoint = settings.endpoint
+        self.max_response_bytes = max_response_bytes
+        self.read_attempts = read_attempts
+        self.backoff_s = backoff_s
+        self._sleep = sleep
+        self._protocol: t.Any = None
+
+    # Transport
+
+    def _transport(self) -> t.Any:
+        if self._protocol is None:
+            protocol = Protocol(**self.settings.protocol_kwargs())
+            session = protocol.transport.build_session()  # authenticates when encryption needs it
+            adapter = session.get_adapter(self.endpoint)
+            build_response = adapter.build_response
+
+            def bounded_build_response(request: t.Any, response: t.Any) -> t.Any:
+                _bound_stream(response, self.max_response_bytes)
+                return build_response(request, response)
+
+            adapter.build_response = bounded_build_response  # same adapter: keeps the authenticated connection
+            self._protocol = protocol
+        return self._protocol.transport
+
+    def _post(self, document: str) -> bytes:
+        """Send one envelope; map every failure to a typed error naming the endpoint."""
+        where = self.endpoint
+        try:
+            return self._transport().send_message(document)
+        except InvalidCredentialsError:
+            raise AuthenticationError(f"{where} rejected the credentials (HTTP 401)", endpoint=where) from None
+        except WinRMTransportError as exc:
+            return self._error_reply(exc)
+        except _ResponseTooLarge as exc:
+            raise ResponseError(f"{where}: {exc}", endpoint=where) from None
+        except requests.exceptions.SSLError as exc:
+            raise CertificateError(f"{where}: TLS certificate validation failed ({_cause(exc)})", endpoint=where) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                requests.exceptions.ChunkedEncodingError) as exc:
+            raise TransportError(f"{where}: {_cause(exc)}", endpoint=where) from None
+        except WinRMError as exc:
+            raise TransportError(f"{where}: {exc}", endpoint=where) from None
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # e.g. NTLM/decryption errors
+            raise TransportError(f"{where}: {type(exc).__name__}: {_cause(exc)}", endpoint=where) from None
+
+    def _error_reply(self, exc: t.Any) -> t.NoReturn:
+        """An HTTP error status: a SOAP fault when the body holds one."""
+        where = self.endpoint
+        body = (exc.response_text or "").encode("utf-8")
+        if body:
+            try:
+                root = wsman_xml.parse_document(body, self.max_response_bytes)
+            except wsman_xml.XMLRefused:
+                root = None
+            fault = root is not None and fault_from_envelope(root, endpoint=where, http_status=exc.code)
+            if fault:
+                raise fault
+        raise TransportError(f"{where} answered HTTP {exc.code}", endpoint=where)
+
+    def _request(self, *, action: str, resource_uri: str, body: str = "",
+                 selectors: dict[str, str] | None = None) -> t.Any:
+        document, _message_id = wsman_xml.envelope(
+            endpoint=self.endpoint,
+            action=action,
+            resource_uri=resource_uri,
+            body=body,
+            selectors=selectors,
+            timeout_s=self.settings.operation_timeout_sec,
+        )
+        data = self._post(document)
+        try:
+            root = wsman_xml.parse_document(data, self.max_response_bytes)
+        except wsman_xml.XMLRefused as exc:
+            raise ResponseError(f"{self.endpoint}: {exc}", endpoint=self.endpoint) from None
+        fault = fault_from_envelope(root, endpoint=self.endpoint, http_status=200)
+        if fault:
+            raise fault
+        body_element = root.find("s:Body", NS)
+        if body_element is None:
+            raise ResponseError(f"{self.endpoint}: the reply has no SOAP body", endpoint=self.endpoint)
+        return body_element
+
+    def _read(self, operation: t.Callable[[], t.Any]) -> t.Any:
+        """Run a read, again after a transient failure, a bounded number of times."""
+        for attempt in range(1, self.read_attempts + 1):
+            try:
+                return operation()
+            except WSManError as exc:
+                if not exc.retryable or attempt == self.read_attempts:
+                    raise
+                self._sleep(self.backoff_s * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # Operations
+
+    def enumerate(self, namespace: str, wql: str) -> list[Instance]:
+        """All instances a WQL query selects (Enumerate, then Pull to EndOfSequence)."""
+        return self._read(lambda: self._enumerate_once(namespace, wql))
+
+    def _enumerate_once(self, namespace: str, wql: str) -> list[Instance]:
+        resource_uri = wsman_xml.class_uri(namespace, "*")
+        body = self._request(action=wsman_xml.ENUMERATE, resource_uri=resource_uri,
+                             body=wsman_xml.enumerate_body(wql, MAX_ELEMENTS))
+        response = self._child(body, "n:EnumerateResponse")
+        items = self._items(response, "w:Items")
+        ended = response.find("w:EndOfSequence", NS) is not None
+        context = response.findtext("n:EnumerationContext", default="", namespaces=NS)
+        while not ended:
+            if not context:
+                raise ResponseError(f"{self.endpoint}: an enumeration without a context did not end",
+                                    endpoint=self.endpoint)
+            body = self._request(action=wsman_xml.PULL, resource_uri=resource_uri,
+                                 body=wsman_xml.pull_body(context, MAX_ELEMENTS))
+            response = self._child(body, "n:PullResponse")
+            items.extend(self._items(response, "n:Items"))
+            ended = response.find("n:EndOfSequence", NS) is not None
+            context = response.findtext("n:EnumerationContext", default="", namespaces=NS)
+        return items
+
+    def get(self, namespace: str, class_name: str, selectors: dict[str, str]) -> Instance:
+        def once() -> Instance:
+            body = self._request(action=wsman_xml.GET, resource_uri=wsman_xml.class_uri(namespace, class_name),
+                                 selectors=selectors)
+            element = next(iter(body), None)
+            if element is None:
+                raise ResponseError(f"{self.endpoint}: Get {class_name} returned nothing", endpoint=self.endpoint)
+            return wsman_xml.parse_instance(element)
+
+        return self._read(once)
+
+    def invoke(self, namespace: str, class_name: str, method: str, selectors: dict[str, str],
+               parameters: dict[str, t.Any], *, read_only: bool) -> dict[str, t.Any]:
+        """Call a method; returns the out parameters (ReturnValue included) as wire values.
+
+        Only read_only methods are retried; a method that changes state is sent exactly once.
+        """
+        resource_uri = wsman_xml.class_uri(namespace, class_name)
+
+        def once() -> dict[str, t.Any]:
+            body = self._request(action=f"{resource_uri}/{method}", resource_uri=resource_uri, selectors=selectors,
+                                 body=wsman_xml.invoke_body(resource_uri, method, parameters))
+            output = next(iter(body), None)
+            if output is None or wsman_xml.local_name(output.tag) != f"{method}_OUTPUT":
+                raise ResponseError(f"{self.endpoint}: {method} returned no {method}_OUTPUT", endpoint=self.endpoint)
+            return wsman_xml.collect_properties(output)
+
+        return self._read(once) if read_only else once()
+
+    def _child(self, body: t.Any, path: str) -> t.Any:
+        element = body.find(path, NS)
+        if element is None:
+            raise ResponseError(f"{self.endpoint}: expected {path} in the reply", endpoint=self.endpoint)
+        return element
+
+    @staticmethod
+    def _items(response: t.Any, path: str) -> list[Instance]:
+        container = response.find(path, NS)
+        return [] if container is None else [wsman_xml.parse_instance(item) for item in container]
+
+    def close(self) -> None:
+        if self._protocol is not None:
+            self._protocol.transport.close_session()
+            self._protocol = None
+
+
+def _cause(exc: BaseException) -> str:
+    """The root reason of a requests/urllib3 error (they nest MaxRetryError -> NewConnectionError ...)."""
+    reason: t.Any = exc.args[0] if exc.args else exc
+    while getattr(reason, "reason", None) is not None:
+        reason = reason.reason
+    return str(reason)

@@ -48,7 +48,7 @@ def describe(exc: Exception, *, host: str, step: str, settings: WinRMSettings | 
     endpoint = settings.endpoint if settings else "its WinRM endpoint"
     user = repr(settings.username) if settings and settings.username else "the configured user"
     if isinstance(exc, SettingsError):
-        return f"{host}: cannot connect: {exc}"
+        return f"{host}: cannot connect ({step}): {exc}"
     if isinstance(exc, AuthenticationError):
         return (
             f"{host}: the WinRM service at {endpoint} rejected the credentials of {user} (HTTP 401) while "
@@ -67,23 +67,24 @@ def describe(exc: Exception, *, host: str, step: str, settings: WinRMSettings | 
             "that the firewall lets the controller in."
         )
     if isinstance(exc, WSManFault) and exc.namespace_missing:
+        missing = f"{host}: {step} at {endpoint} failed: the WMI namespace {namespace} does not exist"
         if namespace == CLUSTER_NAMESPACE:
             return (
-                f"{host}: the WMI namespace {namespace} does not exist, so the host is not a node of a "
-                "Hyper-V failover cluster. Use the default namespace root/virtualization/v2 for a standalone host."
+                f"{missing}, so the host is not a node of a Hyper-V failover cluster. Use the default "
+                "namespace root/virtualization/v2 for a standalone host."
             )
         return (
-            f"{host}: the WMI namespace {namespace} does not exist: the Hyper-V role is not installed there "
-            "(Install-WindowsFeature Hyper-V -IncludeManagementTools), or this is not a Hyper-V host."
+            f"{missing}, so the Hyper-V role is not installed there (Install-WindowsFeature Hyper-V "
+            "-IncludeManagementTools), or this is not a Hyper-V host."
         )
     if isinstance(exc, WSManFault) and exc.access_denied:
-        return f"{host}: access denied to {user} while {step} ({_detail(exc)}); {ACCOUNT_HINT}."
+        return f"{host}: access denied to {user} at {endpoint} while {step} ({_detail(exc)}); {ACCOUNT_HINT}."
     if isinstance(exc, WSManFault):
-        return f"{host}: {step} failed with a WS-Management fault: {_detail(exc)}."
+        return f"{host}: {step} at {endpoint} failed with a WS-Management fault: {_detail(exc)}."
     if isinstance(exc, ResponseError):
         return f"{host}: {step}: the reply from {endpoint} could not be used: {_detail(exc)}."
     if isinstance(exc, (HyperVError, WSManError)):
-        return f"{host}: {step}: {_detail(exc)}"
+        return f"{host}: {step} at {endpoint} failed: {_detail(exc)}"
     return f"{host}: {step} failed: {type(exc).__name__}: {exc}"
 
 

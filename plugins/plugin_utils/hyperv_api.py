@@ -38,7 +38,7 @@ VM_STATES = {
     32773: "Saving", 32774: "Stopping", 32776: "Pausing", 32777: "Resuming",
 }
 
-_GUID = re.compile(r"^\{?[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}?$")
+_GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 
 
 class HyperVError(Exception):
@@ -58,7 +58,9 @@ def return_code_name(code: int) -> str:
 
 
 def is_guid(text: str) -> bool:
-    return bool(_GUID.match(text))
+    """A VM id: a GUID, bare or in balanced braces."""
+    bare = text[1:-1] if text.startswith("{") and text.endswith("}") else text
+    return bool(_GUID.fullmatch(bare))
 
 
 def _match_condition(requested: str) -> str:
@@ -153,12 +155,8 @@ class HyperVHost:
                            read_only=True)
         if output["ReturnValue"] != 0:
             raise MethodFailed("GetSystemCompatibilityVectors", output["ReturnValue"])
-        raw = output.get("CompatibilityVectors")
-        items = raw if isinstance(raw, list) else ([] if raw is None else [raw])
         vectors = []
-        for index, item in enumerate(items):
-            if not isinstance(item, wsman_xml.Instance):
-                raise HyperVError(f"{self.client.endpoint}: CompatibilityVectors[{index}] is not an instance")
+        for index, item in enumerate(self.embedded_instances(output.get("CompatibilityVectors"), "CompatibilityVectors")):
             item.class_name = "Msvm_CompatibilityVector"
             values = self._typed(item, f"CompatibilityVectors[{index}]")
             vectors.append({
@@ -167,6 +165,21 @@ class HyperVHost:
                 "compatibility_info": values.get("CompatibilityInfo"),
             })
         return vectors
+
+    def embedded_instances(self, value: t.Any, name: str) -> list[wsman_xml.Instance]:
+        """An out parameter of embedded instances, as XML elements or as CIM-XML text (both are seen)."""
+        items = value if isinstance(value, list) else ([] if value is None else [value])
+        instances = []
+        for index, item in enumerate(items):
+            if isinstance(item, str) and item.lstrip().startswith("<"):
+                try:
+                    item = wsman_xml.parse_cim_xml_instance(item, self.client.max_response_bytes)
+                except wsman_xml.XMLRefused as exc:
+                    raise HyperVError(f"{self.client.endpoint}: {name}[{index}]: {exc}") from None
+            if not isinstance(item, wsman_xml.Instance):
+                raise HyperVError(f"{self.client.endpoint}: {name}[{index}] is not an embedded instance")
+            instances.append(item)
+        return instances
 
     def compatibility_blob(self, system: dict[str, t.Any]) -> tuple[str, str]:
         """GetSystemCompatibilityInfo: the opaque blob in base64, and the wire form the host used."""

@@ -29,6 +29,13 @@ _OPTION_FIELDS = {
 }
 
 
+# ansible_winrm_<name> variables understood (the winrm connection maps scheme, transport and path
+# to its own options; the others reach pywinrm as Protocol arguments)
+_WINRM_VARIABLES = ("scheme", "transport", "path", "server_cert_validation", "ca_trust_path", "message_encryption",
+                    "cert_pem", "cert_key_pem", "kerberos_delegation", "kerberos_hostname_override",
+                    "read_timeout_sec", "operation_timeout_sec")
+
+
 class SettingsError(ValueError):
     """Connection settings that cannot or must not be used."""
 
@@ -130,8 +137,7 @@ def _from_winrm(connection: t.Any, extras: dict[str, t.Any]) -> dict[str, t.Any]
     found["path"] = _connection_option(connection, "path")
     for name, value in extras.items():
         key = name.removeprefix("ansible_winrm_")
-        if key in ("server_cert_validation", "ca_trust_path", "message_encryption", "cert_pem", "cert_key_pem",
-                   "kerberos_delegation", "kerberos_hostname_override", "read_timeout_sec", "operation_timeout_sec"):
+        if key in _WINRM_VARIABLES:
             found[key] = value
     return found
 
@@ -180,23 +186,35 @@ def resolve(connection: t.Any, options: dict[str, t.Any], extras: dict[str, t.An
 
 
 def _finish(found: dict[str, t.Any]) -> WinRMSettings:
-    """Apply Ansible's winrm defaults to what was found and type it."""
+    """Apply Ansible's winrm defaults to what was found and type it; SettingsError for bad values."""
     if found.get("server_cert_validation") is not None and not isinstance(found["server_cert_validation"], str):
         found["server_cert_validation"] = "validate" if found["server_cert_validation"] else "ignore"
-    port = int(found.get("port") or 0) or None
+    port = _number(found, "port")
     scheme = found.get("scheme") or ("http" if port == 5985 else "https")
-    port = port or (5985 if scheme == "http" else 5986)
+    if port is None:
+        port = 5985 if scheme == "http" else 5986
     username = found.get("username")
     transport = found.get("transport")
     if not transport:  # Ansible's choice: Kerberos for user@REALM, else Basic (over TLS for https)
         transport = "kerberos" if username and "@" in username else ("ssl" if scheme == "https" else "plaintext")
     fields = {field.name for field in dataclasses.fields(WinRMSettings)}
     values = {key: value for key, value in found.items() if key in fields and value is not None}
-    values.update(port=port, scheme=scheme, transport=str(transport).lower())
+    values.update(host=str(found.get("host") or "").strip().strip("[]"), port=port, scheme=scheme,
+                  transport=str(transport).lower())
     for flag in ("kerberos_delegation", "allow_basic_over_http"):
         if flag in values:
             values[flag] = _bool(values[flag])
     for number in ("read_timeout_sec", "operation_timeout_sec"):
         if number in values:
-            values[number] = int(values[number])
+            values[number] = _number(values, number)
     return WinRMSettings(**values).check()
+
+
+def _number(values: dict[str, t.Any], name: str) -> int | None:
+    value = values.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} {value!r} is not a whole number") from None

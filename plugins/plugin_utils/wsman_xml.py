@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import re
 import typing as t
 import uuid
 import xml.etree.ElementTree as ET
@@ -41,6 +42,9 @@ _TYPE = f"{{{NS['xsi']}}}type"
 _DATETIME_TAGS = {f"{{{NS['cim']}}}{name}" for name in ("Datetime", "Interval", "Date", "Time")}
 _ADDRESS = f"{{{NS['a']}}}Address"
 _REFERENCE_PARAMETERS = f"{{{NS['a']}}}ReferenceParameters"
+
+
+_DECIMAL_BYTE = re.compile(r"[0-9]{1,3}")  # ASCII only: str.isdigit() accepts other scripts' digits
 
 
 class XMLRefused(ValueError):
@@ -178,16 +182,22 @@ def decode_uint8_array(value: t.Any) -> tuple[bytes, str]:
     """A uint8[] in either wire form: element-per-byte decimals or one base64 text.
 
     Returns the bytes and the form ("array" or "base64"), so a blob can be sent back in the form
-    the host used.
+    the host used. Raises ValueError for anything else.
     """
     if value is None:
         return b"", "array"
     if isinstance(value, list):
-        return bytes(int(item) for item in value), "array"
+        return bytes(_byte(item) for item in value), "array"
     text = str(value).strip()
-    if text.isdigit() and int(text) <= 255:
-        return bytes([int(text)]), "array"
+    if _DECIMAL_BYTE.fullmatch(text):
+        return bytes([_byte(text)]), "array"
     return base64.b64decode(text, validate=True), "base64"
+
+
+def _byte(text: t.Any) -> int:
+    if not isinstance(text, str) or not _DECIMAL_BYTE.fullmatch(text.strip()) or int(text) > 255:
+        raise ValueError(f"{str(text)[:20]!r} is not a byte (0-255)")
+    return int(text)
 
 
 # Building
@@ -210,10 +220,8 @@ class CimXml:
                     f"<VALUE.ARRAY>{values}</VALUE.ARRAY></PROPERTY.ARRAY>"
                 )
             else:
-                parts.append(
-                    f"<PROPERTY NAME={quoteattr(name)} TYPE={quoteattr(cim_type)}>"
-                    f"<VALUE>{escape(_text(value))}</VALUE></PROPERTY>"
-                )
+                content = "" if value is None else f"<VALUE>{escape(_text(value))}</VALUE>"  # no VALUE: null
+                parts.append(f"<PROPERTY NAME={quoteattr(name)} TYPE={quoteattr(cim_type)}>{content}</PROPERTY>")
         parts.append("</INSTANCE>")
         return "".join(parts)
 
@@ -248,6 +256,8 @@ def parameter_xml(name: str, value: t.Any) -> str:
         return f"<{tag}>{epr_xml(value)}</{tag}>"
     if isinstance(value, CimXml):
         return f"<{tag}>{escape(value.render())}</{tag}>"
+    if isinstance(value, bytes):
+        return f"<{tag}>{base64.b64encode(value).decode('ascii')}</{tag}>"
     if isinstance(value, (list, tuple)):
         return "".join(parameter_xml(name, item) for item in value)
     return f"<{tag}>{escape(_text(value))}</{tag}>"

@@ -1,0 +1,83 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run a lab until SIGINT/SIGTERM: PYTHONPATH=tests python -m hvsim --lab tests/hvsim/labs/demo.yml [--https]."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from hvsim.lab import LabError
+from hvsim.simulator import DEFAULT_PASSWORD, DEFAULT_USER, Simulator
+
+DEMO = Path(__file__).resolve().parent / 'labs' / 'demo.yml'
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command line."""
+    parser = argparse.ArgumentParser(prog='python -m hvsim', description='Simulated Hyper-V hosts speaking WS-Management.')
+    parser.add_argument('--lab', default=str(DEMO), help='lab YAML file (default: the demo lab)')
+    parser.add_argument('--https', action='store_true', help='also serve HTTPS (self-signed CA); the inventory then uses it')
+    parser.add_argument('--no-http', action='store_true', help='serve HTTPS only')
+    parser.add_argument('--user', default=DEFAULT_USER, help=f'account accepted by every host (default {DEFAULT_USER})')
+    parser.add_argument('--password', default=DEFAULT_PASSWORD, help='its password')
+    parser.add_argument('--transport', choices=('ntlm', 'basic'), default='ntlm', help='ansible_winrm_transport in the inventory')
+    parser.add_argument('--state-dir', help='where the CA and certificates go (default: a temporary directory)')
+    parser.add_argument('--port-base', type=int, help='fixed ports: host i gets HTTP base+2i and HTTPS base+2i+1')
+    parser.add_argument('--migration-duration', type=float, help='seconds every migration job takes (overrides the lab)')
+    parser.add_argument('--inventory', help='also write the inventory to this file')
+    parser.add_argument('--inventory-format', choices=('ini', 'yaml'), default='ini')
+    parser.add_argument('--json', help='write endpoints, CA and control URLs as JSON to this file once listening')
+    parser.add_argument('--no-control', action='store_true', help='disable the /hvsim/ control endpoint')
+    options = parser.parse_args(argv)
+    if options.no_http and not options.https:
+        parser.error('--no-http needs --https')
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start, print endpoints and inventory, wait for a signal, stop."""
+    options = parse_args(argv)
+    try:
+        simulator = Simulator.from_lab(
+            options.lab, migration_duration_s=options.migration_duration, user=options.user, password=options.password,
+            https=options.https, http=not options.no_http, state_dir=options.state_dir, control=not options.no_control,
+            port_base=options.port_base,
+        )
+        simulator.start()
+    except (LabError, OSError, ValueError) as exc:
+        print(f'hvsim: {exc}', file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_args: stop.set())
+    try:
+        text = simulator.inventory(options.inventory_format, options.transport)
+        print(f'hvsim: lab {simulator.lab.name!r}, {len(simulator.hosts)} host(s), user {options.user!r}')
+        for name, handle in simulator.hosts.items():
+            urls = '  '.join(url for url in (handle.http_endpoint, handle.https_endpoint) if url)
+            print(f'  {name:<12} {urls}  control {handle.control_url}')
+        if simulator.ca_file:
+            print(f'CA certificate: {simulator.ca_file}')
+        print(f'# Ansible inventory ({options.inventory_format})')
+        print(text, end='')
+        if options.inventory:
+            Path(options.inventory).write_text(text, encoding='utf-8')
+            print(f'hvsim: inventory written to {options.inventory}')
+        if options.json:
+            Path(options.json).write_text(json.dumps(simulator.describe(), indent=2) + '\n', encoding='utf-8')
+        print('hvsim: running; stop with Ctrl-C or SIGTERM', flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        simulator.stop()
+    print('hvsim: stopped', flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

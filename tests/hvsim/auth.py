@@ -1,0 +1,248 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Authentication as WinRM does it: Basic, and Negotiate/NTLM (pyspnego acceptor) with MS-WSMV message encryption.
+
+NTLM authenticates a TCP connection, so ConnectionAuth lives as long as the HTTP keep-alive connection.
+pyspnego's NTLM acceptor reads its users from the file named by NTLM_USER_FILE when it validates a
+response, so one process-wide file holds every simulator's users and the variable is set under a lock
+right before each step; each host then checks the authenticated principal against its own users.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import binascii
+import os
+import shutil
+import struct
+import tempfile
+import threading
+from dataclasses import dataclass, field
+
+import spnego
+from spnego.exceptions import SpnegoError
+
+BOUNDARY = b'--Encrypted Boundary'
+PROTOCOL = 'application/HTTP-SPNEGO-session-encrypted'
+ENCRYPTED_CONTENT_TYPE = f'multipart/encrypted;protocol="{PROTOCOL}";boundary="Encrypted Boundary"'
+_OCTET = b'\tContent-Type: application/octet-stream\r\n'
+
+
+class EncryptionError(ValueError):
+    """An encrypted body that cannot be framed, verified or decrypted."""
+
+
+def split_user(user: str) -> tuple[str, str]:
+    """'DOMAIN\\user' -> ('DOMAIN', 'user'); 'user' or 'user@realm' -> ('', same)."""
+    domain, sep, name = user.partition('\\')
+    return (domain, name) if sep else ('', user)
+
+
+class _UserFile:
+    """The process-wide NTLM_USER_FILE (DOMAIN:user:password lines)."""
+
+    lock = threading.Lock()
+    path: str | None = None
+    lines: list[str] = []
+
+    @classmethod
+    def register(cls, users: list[tuple[str, str]]) -> None:
+        with cls.lock:
+            if cls.path is None:
+                directory = tempfile.mkdtemp(prefix='hvsim-ntlm-')
+                atexit.register(shutil.rmtree, directory, True)
+                cls.path = os.path.join(directory, 'users')
+            for user, password in users:
+                domain, name = split_user(user)
+                if ':' in user or ':' in password or '\n' in user + password:
+                    raise ValueError('hvsim users and passwords cannot contain ":" or newlines (NTLM_USER_FILE format)')
+                line = f'{domain}:{name}:{password}'
+                if line not in cls.lines:
+                    cls.lines.append(line)
+            with open(cls.path, 'w', encoding='utf-8') as handle:
+                handle.write('\n'.join(cls.lines) + '\n')
+            os.environ['NTLM_USER_FILE'] = cls.path
+
+    @classmethod
+    def step(cls, context, token: bytes):
+        """One acceptor step with NTLM_USER_FILE pointing at our file (someone may have changed it)."""
+        with cls.lock:
+            if cls.path:
+                os.environ['NTLM_USER_FILE'] = cls.path
+            return context.step(token)
+
+
+def register_users(users: list[tuple[str, str]]) -> str:
+    """Add users to the NTLM user file; returns its path (also exported as NTLM_USER_FILE)."""
+    _UserFile.register(users)
+    return _UserFile.path or ''
+
+
+@dataclass
+class AuthPolicy:
+    """What a host accepts."""
+
+    users: list[tuple[str, str]]
+    basic: bool = True
+    negotiate: bool = True
+    allow_unencrypted: bool = False
+
+    def challenge_headers(self) -> list[tuple[str, str]]:
+        """WWW-Authenticate headers of a bare 401, as WinRM sends them."""
+        headers = []
+        if self.negotiate:
+            headers.append(('WWW-Authenticate', 'Negotiate'))
+        if self.basic:
+            headers.append(('WWW-Authenticate', 'Basic realm="WSMAN"'))
+        return headers
+
+    def basic_ok(self, user: str, password: str) -> bool:
+        """Username case-insensitive (domain too), password exact."""
+        domain, name = split_user(user)
+        for known, secret in self.users:
+            known_domain, known_name = split_user(known)
+            if (known_domain.lower(), known_name.lower()) == (domain.lower(), name.lower()) and secret == password:
+                return True
+        return False
+
+    def principal_ok(self, principal: str | None) -> bool:
+        """Whether an NTLM principal ('DOMAIN\\user' or 'user') is one of this host's users."""
+        if not principal:
+            return False
+        domain, name = split_user(principal)
+        return any(
+            (split_user(known)[0].lower(), split_user(known)[1].lower()) == (domain.lower(), name.lower())
+            for known, _password in self.users
+        )
+
+
+@dataclass
+class AuthOutcome:
+    """status None: go on and serve the request; otherwise answer with status and headers now."""
+
+    kind: str  # challenge, handshake, rejected, ok
+    status: int | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    principal: str | None = None
+
+
+class ConnectionAuth:
+    """Authentication state of one HTTP connection."""
+
+    def __init__(self, policy: AuthPolicy):
+        self.policy = policy
+        self.context = None
+        self.principal: str | None = None
+
+    def reset(self) -> None:
+        """Forget the connection's security context."""
+        self.context = None
+        self.principal = None
+
+    @property
+    def sealed(self) -> bool:
+        """A completed Negotiate context exists, so bodies can be encrypted."""
+        return self.context is not None and self.context.complete
+
+    def _reject(self) -> AuthOutcome:
+        self.reset()
+        return AuthOutcome('rejected', 401, self.policy.challenge_headers())
+
+    def process(self, authorization: str | None, has_body: bool, secure: bool) -> AuthOutcome:
+        """Handle the Authorization header of one request."""
+        if not authorization:
+            if self.sealed:
+                return AuthOutcome('ok', principal=self.principal)
+            return AuthOutcome('challenge', 401, self.policy.challenge_headers())
+        scheme, _sep, credentials = authorization.strip().partition(' ')
+        scheme_lower = scheme.lower()
+        if scheme_lower == 'basic' and self.policy.basic:
+            return self._basic(credentials.strip(), secure)
+        if scheme_lower in ('negotiate', 'ntlm') and self.policy.negotiate:
+            return self._negotiate(scheme, credentials.strip(), has_body)
+        return self._reject()
+
+    def _basic(self, credentials: str, secure: bool) -> AuthOutcome:
+        self.reset()
+        try:
+            user, _sep, password = base64.b64decode(credentials, validate=True).decode('utf-8').partition(':')
+        except (binascii.Error, UnicodeDecodeError):
+            return self._reject()
+        # AllowUnencrypted=false: WinRM answers Basic over plain HTTP with 401 whatever the password.
+        if not secure and not self.policy.allow_unencrypted:
+            return self._reject()
+        if not self.policy.basic_ok(user, password):
+            return self._reject()
+        return AuthOutcome('ok', principal=user)
+
+    def _negotiate(self, scheme: str, credentials: str, has_body: bool) -> AuthOutcome:
+        try:
+            token = base64.b64decode(credentials, validate=True)
+        except binascii.Error:
+            return self._reject()
+        if self.context is None or self.context.complete:
+            self.reset()
+            self.context = spnego.server(protocol='negotiate')
+        try:
+            out = _UserFile.step(self.context, token)
+        except (SpnegoError, ValueError, KeyError, struct.error):
+            return self._reject()
+        headers = [('WWW-Authenticate', f'{scheme} {base64.b64encode(out).decode()}')] if out else []
+        if not self.context.complete:
+            return AuthOutcome('handshake', 401, headers)
+        principal = self.context.client_principal
+        if not self.policy.principal_ok(principal):
+            return self._reject()
+        self.principal = principal
+        if not has_body:
+            return AuthOutcome('handshake', 200, headers, principal)
+        return AuthOutcome('ok', None, headers, principal)
+
+    # Message encryption (MS-WSMV 2.2.9.1.1, as pywinrm frames it)
+
+    def unwrap(self, body: bytes) -> bytes:
+        """Decrypt a multipart/encrypted body with the connection's context."""
+        if not self.sealed:
+            raise EncryptionError('encrypted body on a connection without a security context')
+        if body.endswith(BOUNDARY + b'--\r\n'):
+            body = body[:-len(BOUNDARY + b'--\r\n')]
+        parts = [part for part in body.split(BOUNDARY + b'\r\n') if part]
+        if not parts or len(parts) % 2:
+            raise EncryptionError('encrypted body does not have header/payload part pairs')
+        message = b''
+        for index in range(0, len(parts), 2):
+            header, payload = parts[index], parts[index + 1]
+            if PROTOCOL.encode() not in header or b'Length=' not in header:
+                raise EncryptionError('encrypted part header lacks the protocol or the original length')
+            try:
+                expected = int(header.split(b'Length=')[1].split(b'\r\n')[0].strip())
+            except ValueError as exc:
+                raise EncryptionError('encrypted part header has a bad Length') from exc
+            if not payload.startswith(_OCTET) or len(payload) < len(_OCTET) + 4:
+                raise EncryptionError('encrypted payload lacks its octet-stream header')
+            data = payload[len(_OCTET):]
+            (sig_len,) = struct.unpack('<I', data[:4])
+            if sig_len > len(data) - 4:
+                raise EncryptionError('signature length exceeds the payload')
+            try:
+                plain = self.context.unwrap(data[4:4 + sig_len] + data[4 + sig_len:]).data
+            except SpnegoError as exc:
+                raise EncryptionError(f'cannot decrypt: {exc}') from exc
+            if len(plain) != expected:
+                raise EncryptionError(f'decrypted length {len(plain)} differs from the announced {expected}')
+            message += plain
+        return message
+
+    def wrap(self, message: bytes) -> bytes:
+        """Encrypt a reply in the same framing."""
+        sealed = self.context.wrap(message, encrypt=True).data
+        signature, data = sealed[:16], sealed[16:]
+        return (
+            BOUNDARY + b'\r\n'
+            + f'\tContent-Type: {PROTOCOL}\r\n'.encode()
+            + f'\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length={len(message)}\r\n'.encode()
+            + BOUNDARY + b'\r\n' + _OCTET
+            + struct.pack('<I', len(signature)) + signature + data
+            + BOUNDARY + b'--\r\n'
+        )

@@ -1,0 +1,272 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The CIM view of the lab: which classes a host serves and the instances (typed property values) it returns.
+
+Property names, keys and fixed values follow the class references (seed 003 for the migration service).
+Datetimes are epoch seconds (type 'datetime'), intervals seconds (type 'interval'); rendering is wsman.py's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from hvsim.compat import Vector
+from hvsim.jobs import JOB_STATUS, MigrationJob
+from hvsim.lab import Host, Lab, VirtualMachine
+
+PROCESSOR_DEVICE_ID = 'b637f346-6a0e-4dec-af52-bd70cb80a21d'
+BOOT_WALL = 1_780_000_000.0  # a fixed install/boot time keeps responses reproducible
+
+
+@dataclass
+class CimInstance:
+    """An instance: class, typed values and its key property names."""
+
+    class_name: str
+    values: dict[str, Any]
+    types: dict[str, str]
+    keys: tuple[str, ...]
+
+    def key_values(self) -> dict[str, Any]:
+        """Key property -> value."""
+        return {key: self.values.get(key) for key in self.keys}
+
+
+SCHEMAS: dict[str, dict[str, str]] = {
+    'Msvm_ComputerSystem': {
+        'AvailableRequestedStates': 'uint16[]', 'Caption': 'string', 'CommunicationStatus': 'uint16',
+        'CreationClassName': 'string', 'Dedicated': 'uint16[]', 'Description': 'string', 'DetailedStatus': 'uint16',
+        'ElementName': 'string', 'EnabledDefault': 'uint16', 'EnabledState': 'uint16', 'EnhancedSessionModeState': 'uint16',
+        'HealthState': 'uint16', 'InstallDate': 'datetime', 'InstanceID': 'string', 'Name': 'string', 'NameFormat': 'string',
+        'NumberOfNumaNodes': 'uint16', 'OnTimeInMilliseconds': 'uint64', 'OperatingStatus': 'uint16',
+        'OperationalStatus': 'uint16[]', 'OtherEnabledState': 'string', 'PrimaryOwnerContact': 'string',
+        'PrimaryOwnerName': 'string', 'PrimaryStatus': 'uint16', 'ProcessID': 'uint32', 'RequestedState': 'uint16',
+        'ResetCapability': 'uint16', 'Status': 'string', 'StatusDescriptions': 'string[]',
+        'TimeOfLastConfigurationChange': 'datetime', 'TimeOfLastStateChange': 'datetime', 'TransitioningToState': 'uint16',
+        'Version': 'string',
+    },
+    'Msvm_VirtualSystemMigrationService': {
+        'ActiveStorageMigrationCount': 'uint32', 'ActiveVirtualSystemMigrationCount': 'uint32',
+        'AvailableRequestedStates': 'uint16[]', 'Caption': 'string', 'CommunicationStatus': 'uint16',
+        'CreationClassName': 'string', 'Description': 'string', 'DetailedStatus': 'uint16', 'ElementName': 'string',
+        'EnabledDefault': 'uint16', 'EnabledState': 'string', 'HealthState': 'uint16', 'InstallDate': 'datetime',
+        'InstanceID': 'string', 'MigrationServiceListenerIPAddressList': 'string[]', 'Name': 'string',
+        'OperatingStatus': 'uint16', 'OperationalStatus': 'uint16[]', 'OtherEnabledState': 'string',
+        'PrimaryOwnerContact': 'string', 'PrimaryOwnerName': 'string', 'PrimaryStatus': 'uint16', 'RequestedState': 'uint16',
+        'StartMode': 'string', 'Started': 'boolean', 'Status': 'string', 'StatusDescriptions': 'string[]',
+        'SystemCreationClassName': 'string', 'SystemName': 'string', 'TimeOfLastStateChange': 'datetime',
+        'TransitioningToState': 'uint16',
+    },
+    'Msvm_VirtualSystemMigrationServiceSettingData': {
+        'AuthenticationType': 'uint32', 'Caption': 'string', 'Description': 'string', 'ElementName': 'string',
+        'EnableCompression': 'boolean', 'EnableSmbTransport': 'boolean', 'EnableVirtualSystemMigration': 'boolean',
+        'InstanceID': 'string', 'MaximumActiveStorageMigration': 'uint32', 'MaximumActiveVirtualSystemMigration': 'uint32',
+    },
+    'Msvm_VirtualSystemSettingData': {
+        'Caption': 'string', 'ConfigurationID': 'string', 'Description': 'string', 'ElementName': 'string',
+        'InstanceID': 'string', 'Version': 'string', 'VirtualSystemIdentifier': 'string', 'VirtualSystemSubType': 'string',
+        'VirtualSystemType': 'string',
+    },
+    'Msvm_ProcessorSettingData': {
+        'Caption': 'string', 'Description': 'string', 'ElementName': 'string', 'InstanceID': 'string',
+        'LimitProcessorFeatures': 'boolean', 'ResourceSubType': 'string', 'ResourceType': 'uint16', 'VirtualQuantity': 'uint64',
+    },
+    'Msvm_MigrationJob': {
+        'Cancellable': 'boolean', 'Caption': 'string', 'DeleteOnCompletion': 'boolean', 'Description': 'string',
+        'DestinationHost': 'string', 'ElapsedTime': 'interval', 'ElementName': 'string', 'ErrorCode': 'uint16',
+        'ErrorDescription': 'string', 'ErrorSummaryDescription': 'string', 'HealthState': 'uint16', 'InstanceID': 'string',
+        'JobRunTimes': 'uint32', 'JobState': 'uint16', 'JobStatus': 'string', 'JobType': 'uint16',
+        'LocalOrUtcTime': 'uint16', 'MigrationType': 'uint16', 'Name': 'string', 'OperationalStatus': 'uint16[]',
+        'PercentComplete': 'uint16', 'Priority': 'uint32', 'StartTime': 'datetime', 'Status': 'string',
+        'StatusDescriptions': 'string[]', 'TimeBeforeRemoval': 'interval', 'TimeOfLastStateChange': 'datetime',
+        'TimeSubmitted': 'datetime', 'VirtualSystemName': 'string',
+    },
+    'Msvm_CompatibilityVector': {'CompareOperation': 'uint32', 'CompatibilityInfo': 'uint64', 'VectorId': 'uint32'},
+    'Msvm_Error': {
+        'CIMStatusCode': 'uint32', 'CIMStatusCodeDescription': 'string', 'ErrorSource': 'string',
+        'ErrorSourceFormat': 'uint16', 'ErrorType': 'uint16', 'Message': 'string', 'MessageArguments': 'string[]',
+        'MessageID': 'string', 'OwningEntity': 'string', 'PerceivedSeverity': 'uint16', 'ProbableCause': 'uint16',
+        'ProbableCauseDescription': 'string', 'RecommendedActions': 'string[]',
+    },
+}
+SCHEMAS['Msvm_ConcreteJob'] = {k: v for k, v in SCHEMAS['Msvm_MigrationJob'].items()
+                               if k not in ('DestinationHost', 'MigrationType', 'VirtualSystemName')}
+
+KEYS = {
+    'Msvm_ComputerSystem': ('CreationClassName', 'Name'),
+    'Msvm_VirtualSystemMigrationService': ('CreationClassName', 'Name', 'SystemCreationClassName', 'SystemName'),
+    'Msvm_VirtualSystemMigrationServiceSettingData': ('InstanceID',),
+    'Msvm_VirtualSystemSettingData': ('InstanceID',),
+    'Msvm_ProcessorSettingData': ('InstanceID',),
+    'Msvm_MigrationJob': ('InstanceID',),
+    'Msvm_ConcreteJob': ('InstanceID',),
+    'Msvm_CompatibilityVector': (),
+    'Msvm_Error': (),
+}
+
+
+def make(class_name: str, **values: Any) -> CimInstance:
+    """An instance with every schema property present (absent ones null), as WMI returns them."""
+    schema = SCHEMAS[class_name]
+    unknown = set(values) - set(schema)
+    if unknown:
+        raise KeyError(f'{class_name} has no properties {sorted(unknown)}')
+    full = {name: values.get(name) for name in schema}
+    return CimInstance(class_name, full, dict(schema), KEYS[class_name])
+
+
+def host_system(lab: Lab, host: Host) -> CimInstance:
+    """The host's own Msvm_ComputerSystem."""
+    del lab
+    return make(
+        'Msvm_ComputerSystem', Caption='Hosting Computer System', CreationClassName='Msvm_ComputerSystem',
+        Description='Microsoft Hosting Computer System', ElementName=host.name, EnabledDefault=2, EnabledState=2,
+        HealthState=5, InstallDate=BOOT_WALL, Name=host.name, NameFormat=None, NumberOfNumaNodes=1,
+        OperationalStatus=[2], RequestedState=12, ResetCapability=1, Status='OK', StatusDescriptions=['OK'],
+        TimeOfLastStateChange=BOOT_WALL, Dedicated=[0],
+    )
+
+
+def vm_system(lab: Lab, host: Host, vm: VirtualMachine) -> CimInstance:
+    """A VM's Msvm_ComputerSystem."""
+    running = vm.state == 2
+    now = lab.wall()
+    return make(
+        'Msvm_ComputerSystem', Caption='Virtual Machine', CreationClassName='Msvm_ComputerSystem',
+        Description='Microsoft Virtual Machine', ElementName=vm.name, EnabledDefault=2, EnabledState=vm.state,
+        EnhancedSessionModeState=3, HealthState=5, InstallDate=BOOT_WALL, Name=vm.guid, NameFormat='VMName',
+        NumberOfNumaNodes=1, OnTimeInMilliseconds=int((now - vm.state_changed_wall) * 1000) if running else 0,
+        OperationalStatus=[2], ProcessID=4000 + int(vm.guid[:4], 16) % 5000 if running else None,
+        RequestedState=12, ResetCapability=1, Status='OK', StatusDescriptions=['Operating normally'],
+        TimeOfLastConfigurationChange=vm.state_changed_wall, TimeOfLastStateChange=vm.state_changed_wall,
+        AvailableRequestedStates=[3, 2, 32768, 32769] if running else [2], Dedicated=[0],
+        Version=vm.version if host.computer_system_version else None,
+    )
+
+
+def migration_service(lab: Lab, host: Host) -> CimInstance:
+    """Msvm_VirtualSystemMigrationService, fixed values per the class reference."""
+    return make(
+        'Msvm_VirtualSystemMigrationService',
+        ActiveStorageMigrationCount=host.migration.active_storage,
+        ActiveVirtualSystemMigrationCount=lab.active_migrations(host),
+        Caption='Hyper-V Migration Service', CreationClassName='Msvm_VirtualSystemMigrationService',
+        Description='Hyper-V Migration Service', ElementName='Hyper-V Migration Service', EnabledDefault=2,
+        EnabledState='2', HealthState=5, MigrationServiceListenerIPAddressList=list(host.migration.listeners),
+        Name=host.migration.service_name, OperationalStatus=[2], RequestedState=12, Started=True, Status='OK',
+        StatusDescriptions=['OK'], SystemCreationClassName='Msvm_ComputerSystem', SystemName=host.name,
+        TimeOfLastStateChange=BOOT_WALL,
+    )
+
+
+def migration_settings(lab: Lab, host: Host) -> CimInstance:
+    """Msvm_VirtualSystemMigrationServiceSettingData."""
+    del lab
+    return make(
+        'Msvm_VirtualSystemMigrationServiceSettingData', AuthenticationType=host.migration.authentication_type,
+        Caption='Virtual System Migration Service Settings', Description='Virtual System Migration Service Settings',
+        ElementName='Virtual System Migration Service Settings', EnableCompression=True, EnableSmbTransport=False,
+        EnableVirtualSystemMigration=host.migration.enabled, InstanceID='Microsoft:MigrationServiceSettingData',
+        MaximumActiveStorageMigration=host.migration.max_storage,
+        MaximumActiveVirtualSystemMigration=host.migration.max_vm,
+    )
+
+
+def vm_settings(vm: VirtualMachine) -> CimInstance:
+    """Msvm_VirtualSystemSettingData (realized): where real hosts keep the configuration Version."""
+    return make(
+        'Msvm_VirtualSystemSettingData', Caption='Virtual Machine Settings', ConfigurationID=vm.guid,
+        Description='Active settings for the virtual machine.', ElementName=vm.name, InstanceID=f'Microsoft:{vm.guid}',
+        Version=vm.version, VirtualSystemIdentifier=vm.guid, VirtualSystemSubType='Microsoft:Hyper-V:SubType:2',
+        VirtualSystemType='Microsoft:Hyper-V:System:Realized',
+    )
+
+
+def vm_processor(vm: VirtualMachine) -> CimInstance:
+    """Msvm_ProcessorSettingData: LimitProcessorFeatures is processor compatibility mode."""
+    return make(
+        'Msvm_ProcessorSettingData', Caption='Processor', Description='Settings for Microsoft Virtual Processor.',
+        ElementName='Processor', InstanceID=f'Microsoft:{vm.guid}\\{PROCESSOR_DEVICE_ID}\\0',
+        LimitProcessorFeatures=vm.compatibility_mode, ResourceSubType='Microsoft:Hyper-V:Processor', ResourceType=3,
+        VirtualQuantity=2,
+    )
+
+
+def migration_job(lab: Lab, job: MigrationJob, class_name: str = 'Msvm_MigrationJob') -> CimInstance:
+    """A job as Msvm_MigrationJob (or the Msvm_ConcreteJob projection)."""
+    now = lab.clock()
+    values = {
+        'Cancellable': True, 'Caption': 'Virtual System Migration', 'DeleteOnCompletion': True,
+        'Description': 'Virtual System Migration', 'ElapsedTime': job.elapsed(now), 'ElementName': 'Virtual System Migration',
+        'ErrorCode': job.error_code, 'ErrorDescription': job.error_description,
+        'ErrorSummaryDescription': job.error_summary, 'HealthState': 5 if job.error_code == 0 else 20,
+        'InstanceID': job.instance_id, 'JobRunTimes': 1, 'JobState': job.state,
+        'JobStatus': JOB_STATUS.get(job.state, ''), 'JobType': 5, 'LocalOrUtcTime': 2,
+        'Name': 'Virtual System Migration', 'OperationalStatus': [2] if job.error_code == 0 else [6],
+        'PercentComplete': job.percent, 'Priority': 0, 'StartTime': job.submitted_wall,
+        'Status': 'OK' if job.error_code == 0 else 'Error',
+        'StatusDescriptions': ['Job is running' if job.running else 'Job completed'], 'TimeBeforeRemoval': 300.0,
+        'TimeOfLastStateChange': job.finished_wall or job.submitted_wall, 'TimeSubmitted': job.submitted_wall,
+    }
+    if class_name == 'Msvm_MigrationJob':
+        values.update(DestinationHost=job.destination_text, MigrationType=job.migration_type, VirtualSystemName=job.vm_guid)
+    return make(class_name, **values)
+
+
+def vector(item: Vector) -> CimInstance:
+    """Msvm_CompatibilityVector."""
+    return make('Msvm_CompatibilityVector', CompareOperation=item.operation, CompatibilityInfo=item.value, VectorId=item.vector_id)
+
+
+def error(message: str, warning: bool = False, message_id: str = '21024') -> CimInstance:
+    """Msvm_Error carrying one reason (PerceivedSeverity 3 for a warning, 6 for a blocking problem)."""
+    return make(
+        'Msvm_Error', ErrorSource=None, ErrorSourceFormat=0, ErrorType=1 if not warning else 0, Message=message,
+        MessageArguments=[], MessageID=message_id, OwningEntity='Microsoft-Windows-Hyper-V-VMMS',
+        PerceivedSeverity=3 if warning else 6, ProbableCause=0, CIMStatusCode=1,
+    )
+
+
+def _migration_jobs(lab: Lab, host: Host) -> list[CimInstance]:
+    """Jobs live on the source host; a migration job is an Msvm_MigrationJob whichever class it is enumerated through."""
+    return [migration_job(lab, job) for job in lab.jobs.values() if job.source == host.name]
+
+
+# Enumerable classes, with their base-class aliases (WMI returns subclass instances for a base class query).
+PROVIDERS: dict[str, Callable[[Lab, Host], list[CimInstance]]] = {
+    'Msvm_ComputerSystem': lambda lab, host: [host_system(lab, host)] + [
+        vm_system(lab, host, vm) for vm in lab.vms.values() if vm.host == host.name
+    ],
+    'Msvm_VirtualSystemMigrationService': lambda lab, host: [migration_service(lab, host)],
+    'Msvm_VirtualSystemMigrationServiceSettingData': lambda lab, host: [migration_settings(lab, host)],
+    'Msvm_VirtualSystemSettingData': lambda lab, host: [vm_settings(vm) for vm in lab.vms.values() if vm.host == host.name],
+    'Msvm_ProcessorSettingData': lambda lab, host: [vm_processor(vm) for vm in lab.vms.values() if vm.host == host.name],
+    'Msvm_MigrationJob': _migration_jobs,
+    'Msvm_ConcreteJob': _migration_jobs,
+    'Msvm_CompatibilityVector': lambda lab, host: [],
+    'Msvm_Error': lambda lab, host: [],
+}
+ALIASES = {
+    'CIM_ComputerSystem': 'Msvm_ComputerSystem',
+    'CIM_VirtualSystemMigrationService': 'Msvm_VirtualSystemMigrationService',
+    'CIM_VirtualSystemMigrationServiceSettingData': 'Msvm_VirtualSystemMigrationServiceSettingData',
+    'CIM_VirtualSystemSettingData': 'Msvm_VirtualSystemSettingData',
+    'CIM_ConcreteJob': 'Msvm_ConcreteJob',
+    'CIM_Job': 'Msvm_ConcreteJob',
+}
+
+
+def canonical_class(name: str) -> str | None:
+    """The provider class for a (case-insensitive) class name, or None when the namespace has no such class."""
+    for candidate in list(PROVIDERS) + list(ALIASES):
+        if candidate.lower() == name.lower():
+            return ALIASES.get(candidate, candidate)
+    return None
+
+
+def instances(lab: Lab, host: Host, class_name: str) -> list[CimInstance]:
+    """Every instance of a class (and its subclasses) on a host; the caller checked the class exists."""
+    with lab.lock:
+        lab.tick()
+        return PROVIDERS[class_name](lab, host)

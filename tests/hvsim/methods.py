@@ -1,0 +1,293 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Msvm_VirtualSystemMigrationService methods over the lab (backend: plain values in, plain values out).
+
+Return codes follow the facts document: the service's own methods use 0 / 4096 / 32768-32778 / 32784,
+the two CheckVirtualSystemIsMigratable* methods the CIM codes 0-6 of seed 002. wsman.py converts the
+XML parameters to the kinds in SIGNATURES and renders the Out values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hvsim import blob, cimxml, classes
+from hvsim.compat import assess
+from hvsim.jobs import MigrationJob
+from hvsim.lab import MIGRATABLE_STATES, Host, Lab, VirtualMachine, normalize_guid
+
+OK = 0
+JOB_STARTED = 4096
+FAILED = 32768
+NOT_SUPPORTED = 32770
+INVALID_PARAMETER = 32773
+IN_USE = 32774
+INVALID_STATE = 32775
+NOT_COMPATIBLE = 32784
+# CIM_VirtualSystemMigrationService.CheckVirtualSystemIsMigratable* (seed 002)
+CHECK_OK, CHECK_FAILED, CHECK_INVALID_PARAMETER, CHECK_INVALID_STATE, CHECK_INCOMPATIBLE_PARAMETERS = 0, 2, 4, 5, 6
+
+LIVE_TYPES = {32768, 32771}  # VirtualSystem, VirtualSystemAndStorage
+MIGRATION_ARGS = {
+    'ComputerSystem': 'ref', 'DestinationHost': 'string', 'MigrationSettingData': 'string',
+    'NewSystemSettingData': 'string', 'NewResourceSettingData': 'string[]',
+}
+SIGNATURES: dict[str, dict[str, str]] = {
+    'GetSystemCompatibilityVectors': {'ComputerSystem': 'ref'},
+    'GetSystemCompatibilityInfo': {'ComputerSystem': 'ref'},
+    'CheckSystemCompatibilityInfo': {'CompatibilityInfo': 'uint8[]'},
+    'CheckVirtualSystemIsMigratableToHost': MIGRATION_ARGS,
+    'CheckVirtualSystemIsMigratable': MIGRATION_ARGS,
+    'MigrateVirtualSystemToHost': MIGRATION_ARGS,
+}
+# Real methods of the class that the simulator does not model: they answer Not Supported.
+UNMODELLED = {
+    'AddNetworkSettings', 'ModifyNetworkSettings', 'RemoveNetworkSettings', 'ModifyServiceSettings',
+    'MigrateVirtualSystemToSystem', 'CheckVirtualSystemIsMigratableToSystem', 'GetVirtualSystemThumbnailImage',
+}
+
+
+@dataclass
+class Ref:
+    """An endpoint reference parameter: the class it points at and its selectors."""
+
+    class_name: str
+    selectors: dict[str, str]
+
+
+@dataclass
+class Out:
+    """An out parameter: kind is instances, embedded (EmbeddedInstance strings), uint8[], boolean or ref."""
+
+    name: str
+    kind: str
+    value: Any
+
+
+@dataclass
+class MethodResult:
+    """ReturnValue plus out parameters."""
+
+    return_value: int
+    outputs: list[Out] = field(default_factory=list)
+
+
+class BadParameter(ValueError):
+    """An input parameter that cannot be used."""
+
+
+def _selector(ref: Ref, name: str) -> str | None:
+    for key, value in ref.selectors.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+class MigrationService:
+    """The migration service of one host."""
+
+    def __init__(self, lab: Lab, host_name: str):
+        self.lab = lab
+        self.host_name = host_name
+
+    @property
+    def host(self) -> Host:
+        """This host's current state."""
+        return self.lab.host(self.host_name)
+
+    def invoke(self, method: str, params: dict[str, Any], fail_at: int | None = None, fail_message: str | None = None) -> MethodResult:
+        """Run a method; params hold the kinds SIGNATURES declares (absent ones None)."""
+        with self.lab.lock:
+            self.lab.tick()
+            if method in UNMODELLED:
+                return MethodResult(NOT_SUPPORTED)
+            handler = {
+                'GetSystemCompatibilityVectors': self.get_vectors,
+                'GetSystemCompatibilityInfo': self.get_info,
+                'CheckSystemCompatibilityInfo': self.check_info,
+                'CheckVirtualSystemIsMigratableToHost': self.check_migratable,
+                'CheckVirtualSystemIsMigratable': self.check_migratable,
+            }.get(method)
+            if handler is not None:
+                return handler(params)
+            return self.migrate(params, fail_at, fail_message)
+
+    # Helpers
+
+    def _system(self, ref: Ref | None) -> Host | VirtualMachine | None:
+        """The host itself or one of its VMs, as a ComputerSystem REF names it; None when it names nothing here."""
+        if ref is None or ref.class_name.lower() not in ('msvm_computersystem', 'cim_computersystem'):
+            return None
+        creation = _selector(ref, 'CreationClassName')
+        name = _selector(ref, 'Name')
+        if name is None or (creation is not None and creation.lower() != 'msvm_computersystem'):
+            return None
+        host = self.host
+        if name.lower() == host.name.lower():
+            return host
+        guid = normalize_guid(name)
+        vm = self.lab.vms.get(guid) if guid else None
+        return vm if vm is not None and vm.host == host.name else None
+
+    def _payload(self, system: Host | VirtualMachine) -> dict:
+        """What the blob records (and what the destination judges)."""
+        if isinstance(system, Host):
+            return {'kind': 'host', 'source': system.name, 'vectors': [v.as_list() for v in system.vectors],
+                    'captured': round(self.lab.wall(), 3)}
+        return {
+            'kind': 'vm', 'source': self.host_name, 'vm_guid': system.guid, 'vm_name': system.name,
+            'state': system.state, 'version': system.version, 'compatibility_mode': system.compatibility_mode,
+            'vectors': [v.as_list() for v in system.effective_vectors()], 'captured': round(self.lab.wall(), 3),
+        }
+
+    @staticmethod
+    def _settings(text: str | None) -> tuple[int, list[str] | None]:
+        """MigrationType and DestinationIPAddressList from the MigrationSettingData embedded instance."""
+        if text is None or not text.strip():
+            return 32768, None
+        try:
+            instance = cimxml.parse_instance(text)
+        except cimxml.CimXmlError as exc:
+            raise BadParameter(f'MigrationSettingData: {exc}') from exc
+        if not instance.class_name.lower().endswith('virtualsystemmigrationsettingdata'):
+            raise BadParameter(f'MigrationSettingData is a {instance.class_name}')
+        migration_type = instance.get('MigrationType', 32768)
+        addresses = instance.get('DestinationIPAddressList')
+        if not isinstance(migration_type, int) or (addresses is not None and not isinstance(addresses, list)):
+            raise BadParameter('MigrationSettingData has mistyped properties')
+        return migration_type, addresses
+
+    @staticmethod
+    def _check_embedded(params: dict[str, Any]) -> None:
+        """NewSystemSettingData / NewResourceSettingData, when given, must at least be instances."""
+        for text in [params.get('NewSystemSettingData')] + list(params.get('NewResourceSettingData') or []):
+            if text is not None and text.strip():
+                try:
+                    cimxml.parse_instance(text)
+                except cimxml.CimXmlError as exc:
+                    raise BadParameter(str(exc)) from exc
+
+    def _blockers(self, dest: Host, addresses: list[str] | None) -> list[tuple[str, str]]:
+        """Conditions of the hosts (not of compatibility) that stop a migration now: (side, message)."""
+        source = self.host
+        problems = []
+        if not dest.hyperv_role:
+            problems.append(('destination', f"The Virtual Machine Management Service on '{source.name}' failed to establish a connection "
+                                            f"with host '{dest.name}': the Hyper-V role is not installed there."))
+            return problems
+        if not dest.migration.enabled:
+            problems.append(('destination', f"The Virtual Machine Management Service on the destination host '{dest.name}' has not been "
+                                            f"configured to accept live migrations. Enable incoming live migrations on '{dest.name}' and try again."))
+        elif not dest.migration.listeners:
+            problems.append(('destination', f"The destination host '{dest.name}' has no migration network: "
+                                            'MigrationServiceListenerIPAddressList is empty.'))
+        elif addresses and not {a.lower() for a in addresses} & {a.lower() for a in dest.migration.listeners}:
+            problems.append(('destination', f"The Virtual Machine Management Service failed to establish a connection for a virtual machine "
+                                            f"migration with host '{dest.name}': none of {', '.join(addresses)} is one of its migration "
+                                            f"listeners ({', '.join(dest.migration.listeners)})."))
+        for side, host in (('destination', dest), ('source', source)):
+            active = self.lab.active_migrations(host)
+            if active >= host.migration.max_vm:
+                problems.append((side, f"The migration limit of {host.migration.max_vm} was reached on '{host.name}': it is already "
+                                       f"performing {active} live migration(s). Wait for one to finish or raise "
+                                       f"MaximumActiveVirtualSystemMigration on '{host.name}'."))
+        return problems
+
+    def _verdict(self, vm: VirtualMachine, dest: Host):
+        return assess(self._payload(vm), dest.name, dest.vectors, dest.versions, dest.rejects, dest.warns)
+
+    # Methods
+
+    def get_vectors(self, params: dict[str, Any]) -> MethodResult:
+        """GetSystemCompatibilityVectors: the VM's (state-dependent) or the host's vectors."""
+        system = self._system(params.get('ComputerSystem'))
+        if system is None:
+            return MethodResult(INVALID_PARAMETER)
+        vectors = system.vectors if isinstance(system, Host) else system.effective_vectors()
+        return MethodResult(OK, [Out('CompatibilityVectors', 'instances', [classes.vector(v) for v in vectors])])
+
+    def get_info(self, params: dict[str, Any]) -> MethodResult:
+        """GetSystemCompatibilityInfo: the opaque blob."""
+        system = self._system(params.get('ComputerSystem'))
+        if system is None:
+            return MethodResult(INVALID_PARAMETER)
+        return MethodResult(OK, [Out('CompatibilityInfo', 'uint8[]', blob.encode(self._payload(system)))])
+
+    def check_info(self, params: dict[str, Any]) -> MethodResult:
+        """CheckSystemCompatibilityInfo on this (destination) host: 0 or 32784 with Reasons."""
+        data = params.get('CompatibilityInfo')
+        if not data:
+            return MethodResult(INVALID_PARAMETER)
+        try:
+            payload = blob.decode(data)
+        except blob.BlobError:
+            return MethodResult(INVALID_PARAMETER)
+        host = self.host
+        verdict = assess(payload, host.name, host.vectors, host.versions, host.rejects, host.warns)
+        reasons = [classes.error(message) for message in verdict.errors]
+        reasons += [classes.error(message, warning=True, message_id='21026') for message in verdict.warnings]
+        outputs = [Out('Reasons', 'embedded', reasons)] if reasons else []
+        return MethodResult(OK if verdict.ok else NOT_COMPATIBLE, outputs)
+
+    def check_migratable(self, params: dict[str, Any]) -> MethodResult:
+        """CheckVirtualSystemIsMigratable(ToHost): CIM codes 0-6; IsMigratable only with 0."""
+        system = self._system(params.get('ComputerSystem'))
+        destination = (params.get('DestinationHost') or '').strip()
+        if not isinstance(system, VirtualMachine) or not destination:
+            return MethodResult(CHECK_INVALID_PARAMETER)
+        try:
+            migration_type, addresses = self._settings(params.get('MigrationSettingData'))
+            self._check_embedded(params)
+        except BadParameter:
+            return MethodResult(CHECK_INVALID_PARAMETER)
+        if migration_type not in LIVE_TYPES:
+            return MethodResult(CHECK_INCOMPATIBLE_PARAMETERS)
+        dest = self.lab.resolve_host(destination)
+        if dest is None:
+            return MethodResult(CHECK_FAILED)
+        if dest.name == self.host_name:
+            return MethodResult(CHECK_INVALID_PARAMETER)
+        if (system.state not in MIGRATABLE_STATES or self.lab.busy(system.guid) or not self.host.migration.enabled
+                or self._blockers(dest, addresses)):
+            return MethodResult(CHECK_INVALID_STATE)
+        return MethodResult(CHECK_OK, [Out('IsMigratable', 'boolean', self._verdict(system, dest).ok)])
+
+    def migrate(self, params: dict[str, Any], fail_at: int | None, fail_message: str | None) -> MethodResult:
+        """MigrateVirtualSystemToHost: 4096 and a job, or a return code when the request itself is unusable."""
+        system = self._system(params.get('ComputerSystem'))
+        destination = (params.get('DestinationHost') or '').strip()
+        if not isinstance(system, VirtualMachine) or not destination:
+            return MethodResult(INVALID_PARAMETER)
+        try:
+            migration_type, addresses = self._settings(params.get('MigrationSettingData'))
+            self._check_embedded(params)
+        except BadParameter:
+            return MethodResult(INVALID_PARAMETER)
+        if migration_type not in LIVE_TYPES:
+            return MethodResult(NOT_SUPPORTED)
+        dest = self.lab.resolve_host(destination)
+        if dest is not None and dest.name == self.host_name:
+            return MethodResult(INVALID_PARAMETER)
+        if self.lab.busy(system.guid):
+            return MethodResult(IN_USE)
+        if system.state not in MIGRATABLE_STATES or not self.host.migration.enabled:
+            return MethodResult(INVALID_STATE)
+        now, wall = self.lab.clock(), self.lab.wall()
+        job = MigrationJob(
+            vm_guid=system.guid, vm_name=system.name, source=self.host_name, destination=dest.name if dest else None,
+            destination_text=destination, migration_type=migration_type, started=now, submitted_wall=wall,
+            duration=self.host.migration.duration_s, fail_at=fail_at, fail_message=fail_message,
+        )
+        if dest is None:
+            job.fail(now, wall, f"The Virtual Machine Management Service failed to establish a connection for a virtual machine migration "
+                                f"with host '{destination}': No such host is known. (0x80072AF9)")
+        else:
+            blockers = self._blockers(dest, addresses)
+            verdict = self._verdict(system, dest)
+            if blockers:
+                job.fail(now, wall, ' '.join(message for _side, message in blockers), side=blockers[0][0])
+            elif not verdict.ok:
+                job.fail(now, wall, ' '.join(verdict.errors), side='destination')
+        self.lab.add_job(job)
+        return MethodResult(JOB_STARTED, [Out('Job', 'ref', Ref('Msvm_MigrationJob', {'InstanceID': job.instance_id}))])

@@ -8,7 +8,8 @@ DOCUMENTATION = r"""
 module: compat_facts
 short_description: Gather Hyper-V compatibility vectors and migration service state from a host
 version_added: 0.1.0
-author: vmgate.hyperv contributors
+author:
+  - vmgate.hyperv contributors (@vmgate)
 description:
   - Reads, over WS-Management from the Ansible controller, what a live-migration decision needs from a
     Hyper-V host. The host's own compatibility vectors, its migration service (whether live migration is
@@ -16,8 +17,10 @@ description:
     name, state, configuration version and compatibility vectors.
   - Run it against the Hyper-V hosts of the inventory, for example in a play with C(hosts=hyperv). It uses each host's own
     winrm or psrp connection settings and credentials; nothing is executed on the host.
-  - Its cost is fixed. Three enumerations, plus one method call per system whose vectors are read (the host and
-    each VM), plus one per VM when O(include_blob) is set. It never enumerates once per VM.
+  - Its cost is fixed. Two enumerations (the migration service and its settings), two more when VMs are asked
+    for (their computer systems and their settings, where Hyper-V keeps the configuration version), then one
+    method call per system whose vectors are read (the host and each VM), plus one per VM when O(include_blob)
+    is set. It never enumerates once per VM.
 options:
   vms:
     description:
@@ -48,6 +51,7 @@ attributes:
     support: none
     description: Nothing changes.
   platform:
+    support: full
     platforms: windows
     description: The Hyper-V host is reached over WS-Management; the action runs on the controller.
 seealso:

@@ -36,6 +36,10 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "InstanceID": "string", "JobState": "uint16", "PercentComplete": "uint16", "ErrorCode": "uint16",
         "ErrorDescription": "string", "ErrorSummaryDescription": "string", "ElementName": "string",
     },
+    "Msvm_VirtualSystemSettingData": {
+        "InstanceID": "string", "ElementName": "string", "Version": "string", "VirtualSystemIdentifier": "string",
+        "VirtualSystemType": "string",
+    },
     "Msvm_Error": {"Message": "string", "MessageID": "string", "ErrorType": "uint16", "PerceivedSeverity": "uint16"},
 }
 SCHEMAS["Msvm_ConcreteJob"] = SCHEMAS["Msvm_MigrationJob"]

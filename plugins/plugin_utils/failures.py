@@ -22,6 +22,7 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import 
     WSManFault,
 )
 
+
 class StepFailed(Exception):
     """A failure and the step it interrupted, e.g. 'reading the vectors of VM web01'."""
 
@@ -84,7 +85,7 @@ def describe(exc: Exception, *, host: str, step: str, settings: WinRMSettings | 
     if isinstance(exc, ResponseError):
         return f"{host}: {step}: the reply from {endpoint} could not be used: {_detail(exc)}."
     if isinstance(exc, (HyperVError, WSManError)):
-        return f"{host}: {step} at {endpoint} failed: {_detail(exc)}"
+        return f"{host}: {step} at {endpoint} failed: {_detail(exc)}."
     return f"{host}: {step} failed: {type(exc).__name__}: {exc}"
 
 

@@ -18,8 +18,8 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_xml import End
 VIRTUALIZATION_NAMESPACE = "root/virtualization/v2"
 CLUSTER_NAMESPACE = "root/HyperVCluster/v2"
 MIGRATION_SERVICE = "Msvm_VirtualSystemMigrationService"
-HOST_CAPTION = "Hosting Computer System"
 VM_CAPTION = "Virtual Machine"
+REALIZED = "Microsoft:Hyper-V:System:Realized"  # a VM's active settings, not a checkpoint's
 
 # Msvm_VirtualSystemMigrationService return values (the seeds' names)
 RETURN_CODES = {
@@ -87,28 +87,40 @@ class HyperVHost:
 
     # Enumerations
 
-    def computer_systems(self, requested: list[str] | None) -> tuple[dict[str, t.Any], list[dict[str, t.Any]]]:
-        """The host's own Msvm_ComputerSystem and the VMs that may match `requested` (None: all VMs).
+    def virtual_machines(self, requested: list[str] | None) -> list[dict[str, t.Any]]:
+        """The VMs (Msvm_ComputerSystem) that may match `requested` names or ids; None: every VM.
 
-        One enumeration; names and ids are matched here again (WMI compares strings without case).
+        One enumeration. The caller matches names and ids again (WMI compares strings without case).
         """
-        host = f"Caption = {wql_literal(HOST_CAPTION)}"
-        if requested is None:
-            condition = f"{host} OR Caption = {wql_literal(VM_CAPTION)}"
-        elif requested:
-            wanted = " OR ".join(_match_condition(item) for item in requested)
-            condition = f"{host} OR (Caption = {wql_literal(VM_CAPTION)} AND ({wanted}))"
-        else:
-            condition = host
+        condition = f"Caption = {wql_literal(VM_CAPTION)}"
+        if requested is not None:
+            condition += " AND (" + " OR ".join(_match_condition(item) for item in requested) + ")"
         instances = self.client.enumerate(self.namespace, f"SELECT * FROM Msvm_ComputerSystem WHERE {condition}")
-        systems = [self._typed(instance, "Msvm_ComputerSystem") for instance in instances]
-        hosts = [system for system in systems if system.get("Caption") == HOST_CAPTION]
-        if len(hosts) != 1:
-            raise HyperVError(
-                f"{self.client.endpoint} reported {len(hosts)} hosting computer systems in {self.namespace}; "
-                "expected exactly one"
-            )
-        return hosts[0], [system for system in systems if system.get("Caption") == VM_CAPTION]
+        return [self._typed(instance, "Msvm_ComputerSystem") for instance in instances]
+
+    def configuration_versions(self, vm_ids: list[str]) -> dict[str, str | None]:
+        """VM id -> configuration version, from the VMs' realized Msvm_VirtualSystemSettingData.
+
+        One enumeration: Hyper-V keeps the version there, not on Msvm_ComputerSystem.
+        """
+        if not vm_ids:
+            return {}
+        wanted = " OR ".join(f"VirtualSystemIdentifier = {wql_literal(vm_id)}" for vm_id in vm_ids)
+        query = (
+            "SELECT * FROM Msvm_VirtualSystemSettingData WHERE "
+            f"VirtualSystemType = {wql_literal(REALIZED)} AND ({wanted})"
+        )
+        versions = {}
+        for instance in self.client.enumerate(self.namespace, query):
+            values = self._typed(instance, "Msvm_VirtualSystemSettingData")
+            versions[str(values.get("VirtualSystemIdentifier", "")).lower()] = values.get("Version")
+        return {vm_id: versions.get(vm_id.lower()) for vm_id in vm_ids}
+
+    def host_reference(self) -> dict[str, t.Any]:
+        """The host's own Msvm_ComputerSystem keys, named by its migration service (no enumeration)."""
+        service = self.migration_service()
+        return {"CreationClassName": service.get("SystemCreationClassName") or "Msvm_ComputerSystem",
+                "Name": service.get("SystemName")}
 
     def migration_service(self) -> dict[str, t.Any]:
         if self._service is None:

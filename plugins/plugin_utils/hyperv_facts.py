@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Assemble ansible_facts.hyperv_compat for one host: its vectors, migration service, and VMs.
 
-Cost: three enumerations (computer systems, migration service, its settings), then one Invoke per
-system whose vectors are read (the host and each VM) and one per VM blob asked for.
+Cost: two enumerations (the migration service and its settings), two more when VMs are asked for
+(their Msvm_ComputerSystem, and their settings data for the configuration version), then one
+Invoke per system whose vectors are read (the host and each VM) and one per VM blob asked for.
 """
 
 from __future__ import annotations
@@ -62,10 +63,16 @@ def migration_service_facts(service: dict[str, t.Any], settings: dict[str, t.Any
 def gather(api: HyperVHost, vms: list[str] | str | None, include_blob: bool, where: str) -> dict[str, t.Any]:
     """The hyperv_compat facts; `vms` is a list of names/ids, 'all', or None for none."""
     requested = None if vms == "all" else list(vms or [])
-    with step("finding the host and the requested VMs (Msvm_ComputerSystem)"):
-        host, candidates = api.computer_systems(requested)
-        selected = candidates if requested is None else select_vms(requested, candidates, where)
+    selected: list[dict[str, t.Any]] = []
+    versions: dict[str, str | None] = {}
+    if requested != []:
+        with step("finding the requested VMs (Msvm_ComputerSystem)"):
+            candidates = api.virtual_machines(requested)
+            selected = candidates if requested is None else select_vms(requested, candidates, where)
+        with step("reading the VMs' configuration versions (Msvm_VirtualSystemSettingData)"):
+            versions = api.configuration_versions([str(vm.get("Name")) for vm in selected])
     with step("reading the migration service (Msvm_VirtualSystemMigrationService)"):
+        host = api.host_reference()
         service = api.migration_service()
     with step("reading the migration settings (Msvm_VirtualSystemMigrationServiceSettingData)"):
         settings = api.migration_settings()
@@ -80,14 +87,12 @@ def gather(api: HyperVHost, vms: list[str] | str | None, include_blob: bool, whe
             "vectors": host_vectors,
             "migration_service": migration_service_facts(service, settings),
         },
-        "vms": [],
+        "vms": [_vm_facts(api, vm, versions.get(str(vm.get("Name"))), include_blob) for vm in selected],
     }
-    for vm in selected:
-        facts["vms"].append(_vm_facts(api, vm, include_blob))
     return facts
 
 
-def _vm_facts(api: HyperVHost, vm: dict[str, t.Any], include_blob: bool) -> dict[str, t.Any]:
+def _vm_facts(api: HyperVHost, vm: dict[str, t.Any], version: str | None, include_blob: bool) -> dict[str, t.Any]:
     state = vm.get("EnabledState")
     label = f"VM {vm.get('ElementName')!r} ({vm.get('Name')})"
     with step(f"reading the compatibility vectors of {label}"):
@@ -96,7 +101,7 @@ def _vm_facts(api: HyperVHost, vm: dict[str, t.Any], include_blob: bool) -> dict
             "name": vm.get("ElementName"),
             "state": state,
             "state_name": VM_STATES.get(state, "Unknown") if state is not None else None,
-            "configuration_version": vm.get("Version"),
+            "configuration_version": version,
             "vectors": api.vectors(vm),
         }
     if include_blob:

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_args: stop.set())
     try:
         text = simulator.inventory(options.inventory_format, options.transport)
-        print(f'hvsim: lab {simulator.lab.name!r}, {len(simulator.hosts)} host(s), user {options.user!r}')
+        print(f'hvsim: lab {simulator.lab.name!r}, {len(simulator.hosts)} host(s), user {options.user}')
         for name, handle in simulator.hosts.items():
             urls = '  '.join(url for url in (handle.http_endpoint, handle.https_endpoint) if url)
             print(f'  {name:<12} {urls}  control {handle.control_url}')

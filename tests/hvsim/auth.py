@@ -149,18 +149,24 @@ class ConnectionAuth:
         self.reset()
         return AuthOutcome('rejected', 401, self.policy.challenge_headers())
 
-    def process(self, authorization: str | None, has_body: bool, secure: bool) -> AuthOutcome:
-        """Handle the Authorization header of one request."""
+    def process(self, authorization: str | None, has_body: bool, secure: bool, refuse: bool = False) -> AuthOutcome:
+        """Handle the Authorization header of one request; refuse=True rejects whatever the credentials
+        (after a normal Negotiate challenge, as a host does with a wrong password)."""
         if not authorization:
-            if self.sealed:
+            if self.sealed and not refuse:
                 return AuthOutcome('ok', principal=self.principal)
+            if self.sealed:
+                return self._reject()
             return AuthOutcome('challenge', 401, self.policy.challenge_headers())
         scheme, _sep, credentials = authorization.strip().partition(' ')
         scheme_lower = scheme.lower()
         if scheme_lower == 'basic' and self.policy.basic:
-            return self._basic(credentials.strip(), secure)
+            return self._reject() if refuse else self._basic(credentials.strip(), secure)
         if scheme_lower in ('negotiate', 'ntlm') and self.policy.negotiate:
-            return self._negotiate(scheme, credentials.strip(), has_body)
+            outcome = self._negotiate(scheme, credentials.strip(), has_body)
+            if refuse and outcome.status in (None, 200):  # the context completed: refuse it like a wrong password
+                return self._reject()
+            return outcome
         return self._reject()
 
     def _basic(self, credentials: str, secure: bool) -> AuthOutcome:

@@ -193,8 +193,8 @@ def vm_processor(vm: VirtualMachine) -> CimInstance:
     )
 
 
-def migration_job(lab: Lab, job: MigrationJob, class_name: str = 'Msvm_MigrationJob') -> CimInstance:
-    """A job as Msvm_MigrationJob (or the Msvm_ConcreteJob projection)."""
+def migration_job(lab: Lab, job: MigrationJob) -> CimInstance:
+    """A job as Msvm_MigrationJob (also when reached through Msvm_ConcreteJob: WMI returns the subclass)."""
     now = lab.clock()
     values = {
         'Cancellable': True, 'Caption': 'Virtual System Migration', 'DeleteOnCompletion': True,
@@ -208,10 +208,9 @@ def migration_job(lab: Lab, job: MigrationJob, class_name: str = 'Msvm_Migration
         'Status': 'OK' if job.error_code == 0 else 'Error',
         'StatusDescriptions': ['Job is running' if job.running else 'Job completed'], 'TimeBeforeRemoval': 300.0,
         'TimeOfLastStateChange': job.finished_wall or job.submitted_wall, 'TimeSubmitted': job.submitted_wall,
+        'DestinationHost': job.destination_text, 'MigrationType': job.migration_type, 'VirtualSystemName': job.vm_guid,
     }
-    if class_name == 'Msvm_MigrationJob':
-        values.update(DestinationHost=job.destination_text, MigrationType=job.migration_type, VirtualSystemName=job.vm_guid)
-    return make(class_name, **values)
+    return make('Msvm_MigrationJob', **values)
 
 
 def vector(item: Vector) -> CimInstance:

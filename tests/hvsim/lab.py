@@ -85,7 +85,7 @@ class Host:
     tls_san_mismatch: bool = False  # serve a certificate whose SAN names some other host
     max_envelope_size: int = 512000  # MaxEnvelopeSizekb=500; old hosts 153600
     enumeration_expiry_s: float = 60.0
-    computer_system_version: bool = True  # also expose the configuration version as Msvm_ComputerSystem.Version
+    computer_system_version: bool = False  # True: also expose Version on Msvm_ComputerSystem (real hosts do not)
     phantom_migrations: int = 0  # runtime: migrations injected by tests to fill the slots
 
     def __post_init__(self):

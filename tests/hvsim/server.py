@@ -107,6 +107,7 @@ class WsmanHandler(BaseHTTPRequestHandler):
     server_version = 'Microsoft-HTTPAPI/2.0'
     sys_version = ''
     timeout = IDLE_TIMEOUT
+    close_connection = True  # BaseHTTPRequestHandler.handle() manages it per request
     server: _Server
 
     def setup(self):
@@ -217,13 +218,9 @@ class WsmanHandler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
-        if runtime.faults.take('*', ('auth_fail',)):
-            self.auth.reset()
-            runtime.counters.count_auth('rejected')
-            self._send(401, b'', runtime.policy().challenge_headers())
-            return
+        refuse = bool(runtime.faults.take('*', ('auth_fail',)))
         self.auth.policy = runtime.policy()
-        outcome = self.auth.process(self.headers.get('Authorization'), bool(body), self.server.secure)
+        outcome = self.auth.process(self.headers.get('Authorization'), bool(body), self.server.secure, refuse)
         if outcome.status is not None:
             runtime.counters.count_auth(outcome.kind)
             self._send(outcome.status, b'', outcome.headers)
@@ -253,6 +250,11 @@ class WsmanHandler(BaseHTTPRequestHandler):
 
     def _serve(self, runtime: HostRuntime, payload: bytes, encrypted: bool, headers) -> None:
         host = runtime.host
+        if len(payload) > host.max_envelope_size:
+            runtime.counters.count('Invalid')
+            fault = soap.encoding_limit(f'The request is {len(payload)} bytes; MaxEnvelopeSizekb allows {host.max_envelope_size}.')
+            self._send(500, soap.fault_envelope(fault, '', host.name), headers, encrypt=encrypted)
+            return
         try:
             request = soap.parse_request(payload, host.max_envelope_size)
         except UnsafeXmlError as exc:

@@ -70,8 +70,8 @@ class HostHandle:
 
     @property
     def control_url(self) -> str:
-        """Base URL of the JSON control endpoint (served on every listener of the host)."""
-        return self.endpoint.rsplit('/wsman', 1)[0] + '/hvsim/'
+        """Base URL of the JSON control endpoint (served on every listener of the host; plain HTTP preferred)."""
+        return (self.http_endpoint or self.endpoint).rsplit('/wsman', 1)[0] + '/hvsim/'
 
 
 class Simulator:
@@ -128,7 +128,7 @@ class Simulator:
                     http_port = listener.port
                 if authority is not None:
                     names = ['wrong-host.hvsim.invalid'] if host.tls_san_mismatch else \
-                        [host.name.lower(), 'localhost', '127.0.0.1', host.bind] + ([host.fqdn] if host.fqdn else [])
+                        [host.name.lower(), 'localhost', '127.0.0.1', host.bind, host.address or host.bind] + ([host.fqdn] if host.fqdn else [])
                     files = authority.issue(f'{host.name}-server', names)
                     port = host.https_port or (self.port_base + 2 * index + 1 if self.port_base else 0)
                     listener = Listener(runtime, host.bind, port, make_ssl_context(files.cert, files.key))

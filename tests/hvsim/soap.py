@@ -110,14 +110,14 @@ def destination_unreachable(detail: str) -> WsmanFault:
 
 def invalid_body(detail: str) -> WsmanFault:
     """Body absent or not what the action needs (ERROR_WSMAN_INVALID_SOAP_BODY)."""
-    return WsmanFault('w:InvalidBody', f'The WS-Management service cannot process the request because the request packet does not have a valid SOAP body. {detail}',
-                      wsman_code=2150858791)
+    reason = 'The WS-Management service cannot process the request because the request packet does not have a valid SOAP body.'
+    return WsmanFault('w:InvalidBody', f'{reason} {detail}', wsman_code=2150858791)
 
 
 def encoding_limit(detail: str) -> WsmanFault:
     """An envelope over MaxEnvelopeSize (ERROR_WSMAN_ENVELOPE_TOO_LARGE)."""
-    return WsmanFault('w:EncodingLimit', f'The WS-Management service cannot process the request because the envelope is larger than the maximum size allowed. {detail}',
-                      wsman_code=2150858790)
+    reason = 'The WS-Management service cannot process the request because the envelope is larger than the maximum size allowed.'
+    return WsmanFault('w:EncodingLimit', f'{reason} {detail}', wsman_code=2150858790)
 
 
 def access_denied() -> WsmanFault:

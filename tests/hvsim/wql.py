@@ -269,8 +269,9 @@ def _coerce(value: Any, like: Any) -> Any:
         return bool(value) if isinstance(value, int) else value
     if isinstance(like, int):
         if isinstance(value, str):
+            text = value.strip()
             try:
-                return int(value, 0)
+                return int(text, 16 if text.lower().startswith(('0x', '-0x')) else 10)
             except ValueError:
                 return value
         return value

@@ -22,7 +22,7 @@ from hvsim import classes, cimxml, soap, wql
 from hvsim.classes import CimInstance
 from hvsim.lab import Lab
 from hvsim.methods import SIGNATURES, UNMODELLED, MethodResult, MigrationService, Ref
-from hvsim.xmlutil import ANONYMOUS, NS, WMI_URI_PREFIX, WQL_DIALECT, attr, class_uri, local_name, namespace_of, qname, text
+from hvsim.xmlutil import ANONYMOUS, WMI_URI_PREFIX, WQL_DIALECT, attr, class_uri, local_name, namespace_of, qname, text
 
 ENUMERATE = 'http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate'
 PULL = 'http://schemas.xmlsoap.org/ws/2004/09/enumeration/Pull'
@@ -301,6 +301,12 @@ class WsmanResponder:
         class_name = classes.canonical_class(query.class_name if query else resource.class_name)
         if class_name is None:
             raise soap.invalid_class(query.class_name if query else resource.class_name)
+        if query is not None:
+            # WMI checks the names against the class queried, even when it has no instances.
+            schema = {name.lower() for name in classes.SCHEMAS[class_name]}
+            unknown = sorted(name for name in query.properties | set(query.columns or []) if name.lower() not in schema)
+            if unknown:
+                raise soap.invalid_query(f"{', '.join(unknown)}: no such property of {query.class_name}")
         found = classes.instances(self.lab, self.host, class_name)
         try:
             selected = [instance for instance in found if query is None or query.matches(instance.values)]
@@ -451,6 +457,3 @@ class WsmanResponder:
                 parts.append(reference_xml(element, namespace, out.value))
         parts.append(f'<p:ReturnValue>{result.return_value}</p:ReturnValue></p:{method}_OUTPUT>')
         return ''.join(parts)
-
-
-__all__ = ['NS', 'WsmanResponder', 'operation_key', 'parse_uint8_array']

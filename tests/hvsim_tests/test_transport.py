@@ -8,10 +8,13 @@ import base64
 import http.client
 import socket
 import ssl
+import struct
+from pathlib import Path
 
 import pytest
 import requests
-from winrm.exceptions import InvalidCredentialsError, WinRMTransportError
+import spnego
+from winrm.exceptions import InvalidCredentialsError, WSManFaultError
 
 from hvsim_tests.wsman_client import ENUMERATE, V2, Client, enumerate_body, envelope
 
@@ -46,7 +49,7 @@ def test_the_encrypted_reply_is_framed_like_winrm(client):
 def test_basic_over_https_validates_against_the_generated_ca(client, hvsim_lab):
     found, _trips = client('HV-NEW-02', scheme='https', transport='basic').enumerate(QUERY)
     assert {item['ElementName'] for item in found} == {'analytics01', 'app01'}
-    assert open(hvsim_lab.ca_file, encoding='ascii').read().startswith('-----BEGIN CERTIFICATE-----')
+    assert Path(hvsim_lab.ca_file).read_text(encoding='ascii').startswith('-----BEGIN CERTIFICATE-----')
 
 
 def test_ntlm_over_https_without_encryption(client):
@@ -156,6 +159,32 @@ def test_envelope_over_the_host_limit_is_an_encoding_fault(hvsim_factory):
     user, password = sim.users[0]
     wsman = Client(sim.hosts['HV9'].https_endpoint, user, password, 'basic', ca_trust_path=sim.ca_file)
     padding = '<!-- ' + 'x' * 20000 + ' -->'
-    with pytest.raises(WinRMTransportError) as caught:
+    with pytest.raises(WSManFaultError) as caught:
         wsman.protocol.send_message(envelope(wsman.endpoint, ENUMERATE, V2 + '*', enumerate_body('SELECT * FROM Msvm_ComputerSystem') + padding))
-    assert caught.value.code == 400 and 'exceeds the limit' in caught.value.response_text
+    assert caught.value.fault_subcode == 'w:EncodingLimit'
+    assert caught.value.wsman_fault_code == 2150858790
+
+
+def test_spnego_wrapped_ntlm_with_the_final_token(hvsim_lab):
+    """A client using pyspnego's negotiate protocol (SPNEGO around NTLM, mechListMIC in the 200's header)."""
+    handle = hvsim_lab.hosts['HV-OLD-01']
+    user, password = hvsim_lab.users[0]
+    context = spnego.client(user, password, hostname=handle.bind, service='HTTP', protocol='negotiate')
+    session = requests.Session()
+    token = context.step()
+    for expected in (401, 200):
+        response = session.post(handle.http_endpoint, data=b'', timeout=5,
+                                headers={'Authorization': 'Negotiate ' + base64.b64encode(token).decode()})
+        assert response.status_code == expected
+        token = context.step(base64.b64decode(response.headers['WWW-Authenticate'].split()[1]))
+    assert context.complete
+    message = envelope(handle.http_endpoint, ENUMERATE, V2 + '*', enumerate_body(QUERY)).encode()
+    body = (b'--Encrypted Boundary\r\n\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n'
+            b'\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=' + str(len(message)).encode() + b'\r\n'
+            b'--Encrypted Boundary\r\n\tContent-Type: application/octet-stream\r\n'
+            + struct.pack('<I', 16) + context.wrap(message, encrypt=True).data + b'--Encrypted Boundary--\r\n')
+    response = session.post(handle.http_endpoint, data=body, timeout=5, headers={
+        'Content-Type': 'multipart/encrypted;protocol="application/HTTP-SPNEGO-session-encrypted";boundary="Encrypted Boundary"'})
+    sealed = response.content.split(b'application/octet-stream\r\n', 1)[1][:-len(b'--Encrypted Boundary--\r\n')]
+    assert struct.unpack('<I', sealed[:4])[0] == 16
+    assert b'web01' in context.unwrap(sealed[4:]).data

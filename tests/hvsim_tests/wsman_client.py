@@ -84,6 +84,12 @@ def migration_settings(migration_type: int = 32768, addresses: list[str] | None 
     return xml + '</INSTANCE>'
 
 
+def migrate_params(guid: str, destination: str, migration_type: int = 32768, addresses: list[str] | None = None) -> str:
+    """ComputerSystem, DestinationHost and MigrationSettingData of the migration methods."""
+    return (ref_xml('ComputerSystem', guid) + f'<p:DestinationHost>{escape(destination)}</p:DestinationHost>'
+            + f'<p:MigrationSettingData>{escape(migration_settings(migration_type, addresses))}</p:MigrationSettingData>')
+
+
 def service_selectors(host: str, name: str = 'migrationwmi') -> dict:
     """The migration service's four keys."""
     return {'CreationClassName': 'Msvm_VirtualSystemMigrationService', 'Name': name,
@@ -125,6 +131,7 @@ class Client:
 
     def __init__(self, endpoint: str, user: str, password: str, transport: str = 'ntlm', **kwargs):
         kwargs.setdefault('message_encryption', 'always' if transport == 'ntlm' and endpoint.startswith('http:') else 'auto')
+        kwargs.setdefault('ca_trust_path', None)  # not REQUESTS_CA_BUNDLE from the environment
         self.endpoint = endpoint
         self.protocol = Protocol(endpoint, transport=transport, username=user, password=password, **kwargs)
 
@@ -152,7 +159,7 @@ class Client:
     def invoke(self, host: str, method: str, params: str = '', resource: str = SERVICE, selectors: dict | None = None) -> dict:
         """Invoke a migration-service method; returns {ReturnValue: int, out params...} (embedded instances as dicts)."""
         body = f'<p:{method}_INPUT xmlns:p="{resource}" xmlns:a="{NS["a"]}" xmlns:w="{NS["w"]}">{params}</p:{method}_INPUT>'
-        output = self.send(f'{resource}/{method}', resource, body, selectors=selectors or service_selectors(host))
+        output = self.send(f'{resource}/{method}', resource, body, selectors=service_selectors(host) if selectors is None else selectors)
         result: dict = {}
         for child in output:
             name = local(child.tag)

@@ -130,7 +130,9 @@ class WSManClient:
             fault = root is not None and fault_from_envelope(root, endpoint=where, http_status=exc.code)
             if fault:
                 raise fault
-        raise TransportError(f"{where} answered HTTP {exc.code}", endpoint=where)
+        if exc.code in (502, 503, 504):  # a busy or restarting service: worth another try
+            raise TransportError(f"{where} answered HTTP {exc.code} (temporarily unavailable)", endpoint=where)
+        raise ResponseError(f"{where} answered HTTP {exc.code} without a SOAP fault", endpoint=where)
 
     def _request(self, *, action: str, resource_uri: str, body: str = "",
                  selectors: dict[str, str] | None = None) -> t.Any:
@@ -163,6 +165,8 @@ class WSManClient:
             except WSManError as exc:
                 if not exc.retryable or attempt == self.read_attempts:
                     raise
+                if isinstance(exc, TransportError):
+                    self.close()  # the connection is gone, and NTLM/Kerberos contexts with it: authenticate anew
                 self._sleep(self.backoff_s * 2 ** (attempt - 1))
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -103,6 +103,10 @@ class _Server(ThreadingHTTPServer):
 class WsmanHandler(BaseHTTPRequestHandler):
     """One HTTP connection; the auth state is per instance, i.e. per connection."""
 
+    # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm holds the body
+    # back until the client's delayed ACK (about 40 ms a request), which no real WinRM service does.
+    disable_nagle_algorithm = True
+
     protocol_version = 'HTTP/1.1'
     server_version = 'Microsoft-HTTPAPI/2.0'
     sys_version = ''

@@ -39,7 +39,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         vms = requested_vms(args["vms"])
-        with HostSession(self, task_vars or {}, args) as session:
+        with HostSession.for_task(self, task_vars or {}, args) as session:
             facts = session.run(
                 lambda api: hyperv_facts.gather(api, vms, args["include_blob"], where=session.label)
             )

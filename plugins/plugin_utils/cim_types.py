@@ -35,6 +35,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
     "Msvm_MigrationJob": {
         "InstanceID": "string", "JobState": "uint16", "PercentComplete": "uint16", "ErrorCode": "uint16",
         "ErrorDescription": "string", "ErrorSummaryDescription": "string", "ElementName": "string",
+        "VirtualSystemName": "string", "DestinationHost": "string",
     },
     "Msvm_VirtualSystemSettingData": {
         "InstanceID": "string", "ElementName": "string", "Version": "string", "VirtualSystemIdentifier": "string",

@@ -24,21 +24,23 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import 
 
 
 class StepFailed(Exception):
-    """A failure and the step it interrupted, e.g. 'reading the vectors of VM web01'."""
+    """A failure, the step it interrupted (e.g. 'reading the vectors of VM web01') and, when a task
+    talks to two hosts, which one."""
 
-    def __init__(self, step: str, cause: Exception):
+    def __init__(self, step: str, cause: Exception, host: str | None = None):
         super().__init__(f"{step}: {cause}")
         self.step = step
         self.cause = cause
+        self.host = host
 
 
 @contextlib.contextmanager
-def step(description: str) -> t.Iterator[None]:
-    """Label the failures of a block with what it was doing."""
+def step(description: str, host: str | None = None) -> t.Iterator[None]:
+    """Label the failures of a block with what it was doing (and on which host)."""
     try:
         yield
     except (WSManError, HyperVError, SettingsError) as exc:
-        raise StepFailed(description, exc) from exc
+        raise StepFailed(description, exc, host) from exc
 
 
 ACCOUNT_HINT = "the account must be a member of Hyper-V Administrators and Remote Management Users on the host"

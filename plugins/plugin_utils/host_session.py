@@ -10,26 +10,52 @@ import typing as t
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils import failures, winrm_settings
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import HyperVError, HyperVHost
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import (
+    VIRTUALIZATION_NAMESPACE as DEFAULT_NAMESPACE,
+    HyperVError,
+    HyperVHost,
+)
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.inventory_connection import InventoryConnection
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_options import connection_options
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_client import WSManClient
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import WSManError
 
 
 class HostSession:
-    """`with HostSession(action, task_vars, args) as session: session.run(lambda api: ...)`."""
+    """`with HostSession.for_task(action, task_vars, args) as session: session.run(lambda api: ...)`."""
 
-    def __init__(self, action: t.Any, task_vars: dict[str, t.Any], args: dict[str, t.Any]):
-        self.label = str(task_vars.get("inventory_hostname") or "the host")
-        self.namespace = args.get("namespace") or "root/virtualization/v2"
+    def __init__(self, label: str, namespace: str, resolve: t.Callable[[], winrm_settings.WinRMSettings]):
+        self.label = label
+        self.namespace = namespace
         self.settings: winrm_settings.WinRMSettings | None = None
         self.client: WSManClient | None = None
         try:
-            self.settings = winrm_settings.resolve(action._connection, connection_options(args),  # pylint: disable=protected-access
-                                                   extras=_winrm_vars(action, task_vars))
+            self.settings = resolve()
             self.client = WSManClient(self.settings)
         except (winrm_settings.SettingsError, WSManError) as exc:
             raise AnsibleActionFail(self.message(exc, "preparing the connection")) from None
+
+    @classmethod
+    def for_task(cls, action: t.Any, task_vars: dict[str, t.Any], args: dict[str, t.Any]) -> HostSession:
+        """The host the task runs on (or is delegated to), with the task's connection options."""
+        label = str(action._task.delegate_to or task_vars.get("inventory_hostname") or "the host")  # pylint: disable=protected-access
+        return cls(label, args.get("namespace") or DEFAULT_NAMESPACE, lambda: winrm_settings.resolve(
+            action._connection, connection_options(args), extras=_winrm_vars(action, task_vars)))  # pylint: disable=protected-access
+
+    @classmethod
+    def for_inventory_host(cls, action: t.Any, task_vars: dict[str, t.Any], name: str,
+                           namespace: str = DEFAULT_NAMESPACE) -> HostSession:
+        """Another inventory host, with its own inventory variables and the task's credentials as fallback."""
+        hostvars = task_vars.get("hostvars") or {}
+        if name not in hostvars:
+            raise AnsibleActionFail(f"{name}: not a host of the inventory; give the inventory name of the Hyper-V host")
+        host_vars = {
+            key: action._templar.template(value)  # pylint: disable=protected-access
+            for key, value in hostvars[name].items()
+            if key.startswith("ansible_")
+        }
+        connection = InventoryConnection(name, host_vars, credentials_from=action._connection)  # pylint: disable=protected-access
+        return cls(name, namespace, lambda: winrm_settings.resolve(connection, {}))
 
     def __enter__(self) -> HostSession:
         return self
@@ -38,18 +64,25 @@ class HostSession:
         if self.client is not None:
             self.client.close()
 
+    @property
+    def api(self) -> HyperVHost:
+        return HyperVHost(self.client, self.namespace)
+
     def message(self, exc: Exception, step: str) -> str:
         return failures.describe(exc, host=self.label, step=step, settings=self.settings, namespace=self.namespace)
 
+    def fail(self, exc: Exception) -> t.NoReturn:
+        """Raise AnsibleActionFail with the message for a failure of this host."""
+        if isinstance(exc, failures.StepFailed):
+            raise AnsibleActionFail(self.message(exc.cause, exc.step)) from None
+        raise AnsibleActionFail(self.message(exc, "talking to Hyper-V")) from None
+
     def run(self, work: t.Callable[[HyperVHost], t.Any]) -> t.Any:
         """Run `work` with the host's API; every failure becomes AnsibleActionFail with its message."""
-        api = HyperVHost(self.client, self.namespace)
         try:
-            return work(api)
-        except failures.StepFailed as exc:
-            raise AnsibleActionFail(self.message(exc.cause, exc.step)) from None
-        except (HyperVError, WSManError) as exc:
-            raise AnsibleActionFail(self.message(exc, "talking to Hyper-V")) from None
+            return work(self.api)
+        except (failures.StepFailed, HyperVError, WSManError) as exc:
+            self.fail(exc)
 
 
 def _winrm_vars(action: t.Any, task_vars: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -204,3 +204,25 @@ class HyperVHost:
         except ValueError as exc:
             raise HyperVError(f"{self.client.endpoint}: CompatibilityInfo is not a uint8[] ({exc})") from None
         return base64.b64encode(blob).decode("ascii"), encoding
+
+    # Migration
+
+    def find_vm(self, vm: str) -> dict[str, t.Any] | None:
+        """The VM with this id or (unique) name on this host now, or None; ambiguity is an error."""
+        candidates = self.virtual_machines([vm])
+        by_id = [c for c in candidates if is_guid(vm) and str(c.get("Name", "")).lower() == vm.strip("{}").lower()]
+        matches = by_id or [c for c in candidates if str(c.get("ElementName", "")).lower() == vm.lower()]
+        if len(matches) > 1:
+            ids = ", ".join(str(match.get("Name")) for match in matches)
+            raise HyperVError(f"{len(matches)} VMs are named {vm!r} (ids {ids}); name one by its id")
+        return matches[0] if matches else None
+
+    def job(self, reference: EndpointReference) -> dict[str, t.Any]:
+        """The current state of a job (Get by the reference the method returned)."""
+        instance = self.client.get(self.namespace, reference.class_name, reference.selectors)
+        return self._typed(instance, "Msvm_MigrationJob")
+
+    def migration_jobs(self, vm_id: str) -> list[dict[str, t.Any]]:
+        """The migration jobs this host keeps for a VM (jobs live on the source host)."""
+        query = f"SELECT * FROM Msvm_MigrationJob WHERE VirtualSystemName = {wql_literal(vm_id)}"
+        return [self._typed(instance, "Msvm_MigrationJob") for instance in self.client.enumerate(self.namespace, query)]

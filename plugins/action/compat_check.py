@@ -1,0 +1,78 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""compat_check: Hyper-V's own verdict on a VM for a destination (see the module docs)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils import hyperv_checks
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.failures import step
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.host_session import HostSession
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import CLUSTER_NAMESPACE, VIRTUALIZATION_NAMESPACE
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_options import WINRM_ARGUMENT_SPEC
+
+display = Display()
+
+ARGUMENT_SPEC = {
+    "vm": {"type": "dict", "required": True},
+    "source": {"type": "str"},
+    "destination_host": {"type": "str"},
+    "migration_type": {"type": "str", "default": "live", "choices": list(hyperv_checks.MIGRATION_TYPES)},
+    "namespace": {"type": "str", "default": VIRTUALIZATION_NAMESPACE, "choices": [VIRTUALIZATION_NAMESPACE, CLUSTER_NAMESPACE]},
+    **WINRM_ARGUMENT_SPEC,
+}
+REQUIRED_VM_KEYS = ("id", "compatibility_info", "compatibility_info_encoding")
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+
+    def run(self, tmp=None, task_vars=None):
+        self._supports_check_mode = True
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        vm = args["vm"]
+        missing = [key for key in REQUIRED_VM_KEYS if not vm.get(key)]
+        if missing:
+            raise AnsibleActionFail(
+                f"vm must be the VM's entry of hyperv_compat.vms gathered on its source with include_blob: true; "
+                f"it lacks {', '.join(missing)}"
+            )
+        label = f"VM {vm.get('name') or vm['id']!r}"
+        with HostSession.for_task(self, task_vars, args) as destination:
+            blob, destination_host, listeners = destination.run(lambda api: self._destination_checks(api, vm, args, label))
+        migratable = None
+        if args["source"]:
+            with HostSession.for_inventory_host(self, task_vars, args["source"], args["namespace"]) as source:
+                migratable = source.run(lambda api: self._source_check(api, vm, destination_host, listeners, args, label))
+        reasons = blob["reasons"] + (migratable["reasons"] if migratable else [])
+        for warning in blob["warnings"]:  # shown at the end of the run, as Ansible shows warnings
+            display.warning(f"{destination_host}: {warning}")
+        result.update(
+            changed=False,
+            compatible=not reasons,
+            reasons=reasons,
+            compatibility_warnings=blob["warnings"],
+            checks={"blob": {k: blob[k] for k in ("return_value", "return_name")}, "migratable": migratable},
+            destination_host=destination_host,
+        )
+        return result
+
+    @staticmethod
+    def _destination_checks(api, vm, args, label):
+        with step(f"checking the compatibility blob of {label} (CheckSystemCompatibilityInfo)"):
+            blob = hyperv_checks.check_blob(api, vm["compatibility_info"], vm["compatibility_info_encoding"])
+        with step("reading the destination's migration service"):
+            service = api.migration_service()
+        destination_host = args["destination_host"] or service.get("SystemName")
+        return blob, destination_host, service.get("MigrationServiceListenerIPAddressList") or []
+
+    @staticmethod
+    def _source_check(api, vm, destination_host, listeners, args, label):
+        with step(f"asking the source whether {label} can migrate (CheckVirtualSystemIsMigratableToHost)"):
+            system = {"Name": vm["id"], "CreationClassName": "Msvm_ComputerSystem"}
+            return hyperv_checks.check_migratable(api, system, destination_host, args["migration_type"], listeners)

@@ -1,0 +1,71 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""vm_move: the Move-VM equivalent, over WS-Management (see the module docs)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.failures import StepFailed
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.host_session import HostSession
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import (
+    CLUSTER_NAMESPACE,
+    VIRTUALIZATION_NAMESPACE,
+    HyperVError,
+)
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_checks import MIGRATION_TYPES
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_move import MoveFailed, MoveRequest, Mover
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_options import WINRM_ARGUMENT_SPEC
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import WSManError
+
+display = Display()
+
+ARGUMENT_SPEC = {
+    "vm": {"type": "str", "required": True},
+    "destination": {"type": "str", "required": True},
+    "destination_host": {"type": "str"},
+    "migration_type": {"type": "str", "default": "live", "choices": list(MIGRATION_TYPES)},
+    "destination_path": {"type": "str"},
+    "timeout": {"type": "int", "default": 600},
+    "poll_interval": {"type": "float", "default": 1.0},
+    "expected_state": {"type": "int"},
+    "namespace": {"type": "str", "default": VIRTUALIZATION_NAMESPACE, "choices": [VIRTUALIZATION_NAMESPACE, CLUSTER_NAMESPACE]},
+    **WINRM_ARGUMENT_SPEC,
+}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+
+    def run(self, tmp=None, task_vars=None):
+        self._supports_check_mode = True
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        if args["migration_type"] == "live_and_storage" and not args["destination_path"]:
+            raise AnsibleActionFail("migration_type live_and_storage needs destination_path, where the VM's files go")
+        if args["timeout"] < 1 or args["poll_interval"] <= 0:
+            raise AnsibleActionFail("timeout must be at least 1 second and poll_interval positive")
+        request = MoveRequest(
+            vm=args["vm"], destination_host=args["destination_host"], migration_type=args["migration_type"],
+            destination_path=args["destination_path"], timeout_s=args["timeout"], poll_interval_s=args["poll_interval"],
+            expected_state=args["expected_state"],
+        )
+        with HostSession.for_task(self, task_vars, args) as source, \
+                HostSession.for_inventory_host(self, task_vars, args["destination"], args["namespace"]) as destination:
+            mover = Mover(source.api, destination.api, source.label, destination.label,
+                          say=lambda text: display.v(text, host=source.label))
+            try:
+                report = mover.move(request, self._task.check_mode)
+            except MoveFailed as exc:
+                raise AnsibleActionFail(f"{source.label}: {exc}") from None
+            except StepFailed as exc:
+                (destination if exc.host == destination.label else source).fail(exc)
+            except (HyperVError, WSManError) as exc:
+                source.fail(exc)
+        result.update(dataclasses.asdict(report))
+        return result

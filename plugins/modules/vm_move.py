@@ -1,0 +1,131 @@
+#!/usr/bin/python
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# This module's work is done on the controller by the action plugin of the same name.
+
+DOCUMENTATION = r"""
+module: vm_move
+short_description: Live-migrate a Hyper-V VM to another host and follow the job to its end
+version_added: 0.1.0
+author:
+  - vmgate.hyperv contributors (@vmgate)
+description:
+  - The C(Move-VM) equivalent, over WS-Management from the controller. It calls C(MigrateVirtualSystemToHost) on the
+    VM's current host (the host the task runs on or is delegated to), polls the migration job until it ends, and
+    confirms the VM runs on the destination in the state it had before.
+  - It does not decide whether the move is wise; put the P(vmgate.hyperv.migration_gate#role) role or
+    M(vmgate.hyperv.compat_check) in front of it.
+  - Idempotent. A VM already on the destination is reported V(ok), not changed.
+  - The migration request is sent once. After a transport failure it asks the hosts which job runs for the VM and
+    where the VM is, and reports that; it never sends the request again.
+options:
+  vm:
+    description: The VM's name or id (GUID). A name several VMs share is an error; use the id.
+    type: str
+    required: true
+  destination:
+    description:
+      - The inventory name of the destination host. It is reached with its inventory variables (and this task's
+        credentials where it has none) to read its migration listeners and to confirm the VM arrived.
+    type: str
+    required: true
+  destination_host:
+    description: The name the source uses to reach the destination. Defaults to the destination's computer name.
+    type: str
+  migration_type:
+    description:
+      - V(live) moves the running VM (C(MigrationType) VirtualSystem). V(live_and_storage) moves its storage too
+        (VirtualSystemAndStorage) to O(destination_path).
+    type: str
+    default: live
+    choices: [live, live_and_storage]
+  destination_path:
+    description: Where the VM's files go with O(migration_type=live_and_storage).
+    type: str
+  timeout:
+    description:
+      - Seconds to follow the job. A job still running then is not cancelled; the task fails and says so.
+    type: int
+    default: 600
+  poll_interval:
+    description: Seconds between two looks at the job.
+    type: float
+    default: 1.0
+  expected_state:
+    description:
+      - The VM's C(EnabledState) when the decision to move it was made. If the VM is in another state now, nothing
+        moves and the task fails, since the decision may no longer hold.
+    type: int
+  namespace:
+    description: The WMI namespace on both hosts.
+    type: str
+    default: root/virtualization/v2
+    choices: [root/virtualization/v2, root/HyperVCluster/v2]
+extends_documentation_fragment:
+  - vmgate.hyperv.winrm
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would move; nothing is sent.
+  diff_mode:
+    support: none
+    description: No diff.
+  platform:
+    support: full
+    platforms: windows
+    description: The Hyper-V hosts are reached over WS-Management; the action runs on the controller.
+seealso:
+  - module: vmgate.hyperv.compat_check
+  - role: vmgate.hyperv.migration_gate
+"""
+
+EXAMPLES = r"""
+- name: Move web01 from hv01 to hv02, live
+  vmgate.hyperv.vm_move:
+    vm: web01
+    destination: hv02
+  delegate_to: hv01
+
+- name: Move a VM and its storage
+  vmgate.hyperv.vm_move:
+    vm: 6C9A2A5F-7F1B-4D4B-9C1E-0F0E1D2C3B4A
+    destination: hv02
+    migration_type: live_and_storage
+    destination_path: D:\Hyper-V\web01
+    timeout: 3600
+  delegate_to: hv01
+"""
+
+RETURN = r"""
+changed:
+  description: V(true) when the VM moved (or would move, in check mode).
+  returned: always
+  type: bool
+msg:
+  description: What happened, in a sentence.
+  returned: success
+  type: str
+job_id:
+  description: The migration job's C(InstanceID), when a job ran.
+  returned: success
+  type: str
+duration:
+  description: Seconds from the request to the confirmation.
+  returned: success
+  type: float
+progress:
+  description: Each change of the job's progress, with seconds since the request.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{elapsed: 0.5, percent: 40, job_state: Running}, {elapsed: 1.6, percent: 100, job_state: Completed}]
+vm:
+  description: The VM's C(id) and C(name).
+  returned: success
+  type: dict
+final:
+  description: Where the VM is afterwards (C(host), the inventory name) and its C(state) and C(state_name).
+  returned: success
+  type: dict
+"""

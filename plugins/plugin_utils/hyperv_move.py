@@ -1,0 +1,248 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Move a VM: MigrateVirtualSystemToHost on its source, then follow the job to its end.
+
+The request is sent once. After any failure that leaves its fate unknown (a dropped connection, a
+job that vanished), the hosts are asked what happened: which job runs for the VM, and where the VM
+is. The answer is what gets reported; nothing is re-sent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import typing as t
+
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.failures import StepFailed, step
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import (
+    JOB_STARTED,
+    VM_STATES,
+    HyperVError,
+    HyperVHost,
+    MethodFailed,
+    return_code_name,
+)
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_checks import migration_setting_data
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import (
+    ResponseError,
+    TransportError,
+    WSManError,
+    WSManFault,
+)
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_xml import CimXml, EndpointReference, class_uri
+
+# CIM_ConcreteJob.JobState
+JOB_STATES = {2: "New", 3: "Starting", 4: "Running", 5: "Suspended", 6: "Shutting Down", 7: "Completed",
+              8: "Terminated", 9: "Killed", 10: "Exception", 32768: "Completed with warnings"}
+RUNNING_JOB_STATES = frozenset((2, 3, 4, 5, 6))
+SUCCEEDED = frozenset((7, 32768))
+
+
+class MoveFailed(HyperVError):
+    """The move did not happen, or not as asked; the message says where the VM is."""
+
+
+@dataclasses.dataclass
+class MoveRequest:
+    vm: str
+    destination_host: str | None = None
+    migration_type: str = "live"
+    destination_path: str | None = None
+    timeout_s: float = 600.0
+    poll_interval_s: float = 1.0
+    expected_state: int | None = None
+
+
+@dataclasses.dataclass
+class MoveReport:
+    changed: bool = False
+    job_id: str | None = None
+    duration: float = 0.0
+    progress: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
+    vm: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    final: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    msg: str = ""
+
+
+def state_name(state: t.Any) -> str | None:
+    return VM_STATES.get(state, "Unknown") if state is not None else None
+
+
+class Mover:
+    """One move of one VM from `source` to `destination` (both HyperVHost, one per host)."""
+
+    def __init__(self, source: HyperVHost, destination: HyperVHost, source_name: str, destination_name: str,
+                 *, say: t.Callable[[str], None] = lambda _text: None, clock: t.Callable[[], float] = time.monotonic,
+                 sleep: t.Callable[[float], None] = time.sleep):
+        self.source, self.destination = source, destination
+        self.source_name, self.destination_name = source_name, destination_name
+        self.say, self.clock, self.sleep = say, clock, sleep
+
+    def move(self, request: MoveRequest, check_mode: bool) -> MoveReport:
+        report = MoveReport()
+        with step(f"looking for VM {request.vm!r} on the source"):
+            vm = self.source.find_vm(request.vm)
+        if vm is None:
+            return self._not_on_source(request, report)
+        report.vm = {"id": vm["Name"], "name": vm.get("ElementName")}
+        label = f"VM {vm.get('ElementName')!r} ({vm['Name']})"
+        state = vm.get("EnabledState")
+        if request.expected_state is not None and state != request.expected_state:
+            raise MoveFailed(
+                f"{label} is {state_name(state)} ({state}) on {self.source_name}, not {state_name(request.expected_state)} "
+                f"({request.expected_state}) as when the decision was made; nothing was moved. Gate it again."
+            )
+        with step("reading the destination's migration service", self.destination_name):
+            service = self.destination.migration_service()
+        destination_host = request.destination_host or str(service.get("SystemName") or self.destination_name)
+        listeners = service.get("MigrationServiceListenerIPAddressList") or []
+        if check_mode:
+            report.changed = True
+            report.msg = f"{label} would move from {self.source_name} to {self.destination_name} ({destination_host})."
+            report.final = {"host": self.source_name, "state": state, "state_name": state_name(state)}
+            return report
+        started = self.clock()
+        job_ref = self._start(vm, request, destination_host, listeners, label)
+        report.changed = True
+        if job_ref is not None:
+            report.job_id = job_ref.selectors.get("InstanceID")
+            self._follow(job_ref, vm, request, report, label, started)
+        report.duration = round(self.clock() - started, 3)
+        self._confirm(vm, state, report, label)
+        return report
+
+    def _not_on_source(self, request: MoveRequest, report: MoveReport) -> MoveReport:
+        with step(f"looking for VM {request.vm!r} on the destination", self.destination_name):
+            there = self.destination.find_vm(request.vm)
+        if there is None:
+            raise MoveFailed(
+                f"VM {request.vm!r} is on neither {self.source_name} nor {self.destination_name}; it may have moved "
+                "elsewhere since the facts were gathered. Find it (Get-VM on the cluster) and gate it again."
+            )
+        report.vm = {"id": there["Name"], "name": there.get("ElementName")}
+        report.final = {"host": self.destination_name, "state": there.get("EnabledState"),
+                        "state_name": state_name(there.get("EnabledState"))}
+        report.msg = f"VM {there.get('ElementName')!r} is already on {self.destination_name}; nothing to do."
+        return report
+
+    def _start(self, vm: dict[str, t.Any], request: MoveRequest, destination_host: str, listeners: list[str],
+               label: str) -> EndpointReference | None:
+        parameters: dict[str, t.Any] = {
+            "ComputerSystem": self.source.system_reference(vm),
+            "DestinationHost": destination_host,
+            "MigrationSettingData": migration_setting_data(request.migration_type, listeners),
+        }
+        if request.destination_path:
+            parameters["NewSystemSettingData"] = CimXml("Msvm_VirtualSystemSettingData", {
+                name: ("string", request.destination_path)
+                for name in ("ConfigurationDataRoot", "SnapshotDataRoot", "SwapFileDataRoot")
+            })
+        try:
+            output = self.source.call("MigrateVirtualSystemToHost", parameters, read_only=False)
+        except (TransportError, ResponseError) as exc:
+            # The request may or may not have arrived: ask the source, do not send it again.
+            self.say(f"{label}: the migration request's reply was lost ({exc}); asking {self.source_name} what happened")
+            return self._adopt_job(vm, label, exc)
+        except (WSManError, HyperVError) as exc:
+            raise StepFailed(f"requesting the migration of {label} (MigrateVirtualSystemToHost)", exc) from exc
+        code = output["ReturnValue"]
+        if code == 0:
+            return None  # completed synchronously
+        if code != JOB_STARTED:
+            raise MethodFailed("MigrateVirtualSystemToHost", code, f"{label} was not moved and is still on {self.source_name}")
+        reference = output.get("Job")
+        if not isinstance(reference, EndpointReference):
+            raise MoveFailed(f"MigrateVirtualSystemToHost started a job for {label} but returned no job reference")
+        return reference
+
+    def _adopt_job(self, vm: dict[str, t.Any], label: str, cause: Exception) -> EndpointReference | None:
+        with step(f"asking {self.source_name} for the migration job of {label}"):
+            jobs = self.source.migration_jobs(vm["Name"])
+        running = [job for job in jobs if job.get("JobState") in RUNNING_JOB_STATES]
+        if running:
+            job = running[-1]
+            reference = EndpointReference(class_uri(self.source.namespace, "Msvm_MigrationJob"),
+                                          {"InstanceID": str(job.get("InstanceID"))})
+            self.say(f"{label}: following job {job.get('InstanceID')}, which the lost request started")
+            return reference
+        with step(f"looking for {label} on the destination", self.destination_name):
+            moved = self.destination.find_vm(vm["Name"])
+        if moved is not None:
+            return None  # it already completed
+        raise MoveFailed(
+            f"the connection to {self.source_name} failed while requesting the migration of {label} ({cause}); "
+            f"{self.source_name} runs no migration job for it and it is not on {self.destination_name}, so the "
+            "request did not take effect. The migration was not sent again; run the task again when the host is reachable."
+        )
+
+    def _follow(self, reference: EndpointReference, vm: dict[str, t.Any], request: MoveRequest, report: MoveReport,
+                label: str, started: float) -> None:
+        """Poll the job until it ends or the timeout passes; record progress."""
+        last_percent = None
+        while True:
+            try:
+                with step(f"following migration job {report.job_id} of {label}"):
+                    job = self.source.job(reference)
+            except StepFailed as exc:
+                if not _job_gone(exc.cause):
+                    raise
+                return  # deleted on completion: where the VM is tells the outcome (_confirm)
+            percent, job_state = job.get("PercentComplete"), job.get("JobState")
+            elapsed = round(self.clock() - started, 3)
+            if percent != last_percent:
+                report.progress.append({"elapsed": elapsed, "percent": percent, "job_state": JOB_STATES.get(job_state)})
+                self.say(f"{label}: migration to {self.destination_name} {percent}% ({JOB_STATES.get(job_state, job_state)})")
+                last_percent = percent
+            if job_state in SUCCEEDED and not job.get("ErrorCode"):
+                return
+            if job_state not in RUNNING_JOB_STATES:
+                raise MoveFailed(f"{self._job_failure(job, label)}. {self._whereabouts(vm, label)}")
+            if elapsed >= request.timeout_s:
+                raise MoveFailed(
+                    f"migration job {report.job_id} of {label} still runs after {request.timeout_s:g} s "
+                    f"({percent}% complete). It was not cancelled; follow it on {self.source_name} "
+                    "(Get-VM / the job) and check where the VM is before trying again."
+                )
+            self.sleep(request.poll_interval_s)
+
+    @staticmethod
+    def _job_failure(job: dict[str, t.Any], label: str) -> str:
+        code = job.get("ErrorCode")
+        description = job.get("ErrorDescription") or job.get("ErrorSummaryDescription") or "no description"
+        return (
+            f"the migration job of {label} ended {JOB_STATES.get(job.get('JobState'), job.get('JobState'))} with "
+            f"ErrorCode {code} ({return_code_name(code) if code is not None else 'none'}): {description}"
+        )
+
+    def _whereabouts(self, vm: dict[str, t.Any], label: str) -> str:
+        """Where the VM is after a failed job, as the hosts tell it."""
+        with step(f"looking for {label} after the failed migration"):
+            if self.source.find_vm(vm["Name"]) is not None:
+                return f"{label} is still on {self.source_name}."
+        with step(f"looking for {label} after the failed migration", self.destination_name):
+            if self.destination.find_vm(vm["Name"]) is not None:
+                return f"{label} is on {self.destination_name} nevertheless."
+        return f"{label} is on neither {self.source_name} nor {self.destination_name}: check the cluster."
+
+    def _confirm(self, vm: dict[str, t.Any], state_before: t.Any, report: MoveReport, label: str) -> None:
+        """The VM must now run on the destination, in the state it had, and be gone from the source."""
+        with step(f"confirming that {label} arrived", self.destination_name):
+            there = self.destination.find_vm(vm["Name"])
+        with step(f"confirming that {label} left"):
+            still_here = self.source.find_vm(vm["Name"]) if there is None else None
+        if there is None:
+            where = f"still on {self.source_name}" if still_here else f"on neither {self.source_name} nor {self.destination_name}"
+            raise MoveFailed(f"the migration of {label} reported success, but the VM is {where}")
+        state = there.get("EnabledState")
+        report.final = {"host": self.destination_name, "state": state, "state_name": state_name(state)}
+        if state != state_before:
+            raise MoveFailed(
+                f"{label} is on {self.destination_name} but {state_name(state)} ({state}); it was "
+                f"{state_name(state_before)} ({state_before}) before the move. Check it there."
+            )
+        report.msg = f"{label} moved from {self.source_name} to {self.destination_name} in {report.duration:g} s."
+
+
+def _job_gone(exc: Exception) -> bool:
+    """A job Get that finds no job: WMI removed it after it ended (DeleteOnCompletion)."""
+    return isinstance(exc, WSManFault) and exc.subcode == "InvalidSelectors"

@@ -98,6 +98,15 @@ class WSManClient:
         return self._protocol.transport
 
     def _post(self, document: str) -> bytes:
+        """Send one envelope. After a transport failure the session is dropped: the connection is gone,
+        and NTLM/Kerberos contexts with it, so the next request authenticates anew."""
+        try:
+            return self._send(document)
+        except TransportError:
+            self.close()
+            raise
+
+    def _send(self, document: str) -> bytes:
         """Send one envelope; map every failure to a typed error naming the endpoint."""
         where = self.endpoint
         try:
@@ -165,8 +174,6 @@ class WSManClient:
             except WSManError as exc:
                 if not exc.retryable or attempt == self.read_attempts:
                     raise
-                if isinstance(exc, TransportError):
-                    self.close()  # the connection is gone, and NTLM/Kerberos contexts with it: authenticate anew
                 self._sleep(self.backoff_s * 2 ** (attempt - 1))
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -14,7 +14,7 @@ description:
   - The C(Move-VM) equivalent, over WS-Management from the controller. It calls C(MigrateVirtualSystemToHost) on the
     VM's current host (the host the task runs on or is delegated to), polls the migration job until it ends, and
     confirms the VM runs on the destination in the state it had before.
-  - It does not decide whether the move is wise; put the P(vmgate.hyperv.migration_gate#role) role or
+  - It does not decide whether the move is wise; put the C(vmgate.hyperv.migration_gate) role or
     M(vmgate.hyperv.compat_check) in front of it.
   - Idempotent. A VM already on the destination is reported V(ok), not changed.
   - The migration request is sent once. After a transport failure it asks the hosts which job runs for the VM and
@@ -77,7 +77,7 @@ attributes:
     description: The Hyper-V hosts are reached over WS-Management; the action runs on the controller.
 seealso:
   - module: vmgate.hyperv.compat_check
-  - role: vmgate.hyperv.migration_gate
+  - module: vmgate.hyperv.compat_facts
 """
 
 EXAMPLES = r"""

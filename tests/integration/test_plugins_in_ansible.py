@@ -23,8 +23,8 @@ def test_every_plugin_behaves_inside_ansible(run_playbook):
     assert counts["failed"] == 0 and counts["rescued"] == 6, result.stdout
 
 
-def test_demo_blocks_one_migration_with_reasons_and_allows_another(run_playbook):
-    result = run_playbook(REPO / "playbooks" / "demo.yml")
+def test_plan_fleet_blocks_one_migration_with_reasons_and_allows_another(run_playbook):
+    result = run_playbook(REPO / "playbooks" / "plan_fleet.yml")
     assert result.returncode == 0, result.stdout
     assert "BLOCKED: web01 from hv-gen2-a to hv-gen1-a" in result.stdout
     assert "bits the host lacks: 0xFC000000000 (bits 38, 39, 40, 41, 42, 43)" in result.stdout

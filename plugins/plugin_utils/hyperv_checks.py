@@ -52,7 +52,7 @@ def check_blob(api: HyperVHost, blob_b64: str, encoding: str) -> dict[str, t.Any
         is_warning = code == 0 or (severity.isdigit() and int(severity) in _WARNING_SEVERITIES)
         (warnings if is_warning else reasons).append(message)
     if code == NOT_COMPATIBLE and not reasons:  # never let "not compatible" pass for want of a message
-        reasons.append("the destination reports the VM not compatible (32784) without a reason")
+        reasons.append("The destination reports the VM not compatible (32784) without giving a reason.")
     return {"return_value": code, "return_name": "Not compatible" if code else "Completed with No Error",
             "reasons": reasons, "warnings": warnings}
 
@@ -71,9 +71,9 @@ def check_migratable(source: HyperVHost, vm: dict[str, t.Any], destination_host:
     reasons = []
     if code != 0:
         reasons.append(
-            f"the source host's pre-check CheckVirtualSystemIsMigratableToHost returned {code} ({name}): the VM's "
-            "state, live migration turned off on either host, or a host at its migration limit can cause it"
+            f"The source host's pre-check CheckVirtualSystemIsMigratableToHost returned {code} ({name}): the VM's "
+            "state, live migration turned off on either host, or a host at its migration limit can cause it."
         )
     elif not is_migratable:
-        reasons.append(f"the source host reports the VM is not migratable to {destination_host}")
+        reasons.append(f"The source host reports the VM is not migratable to {destination_host}.")
     return {"return_value": code, "return_name": name, "is_migratable": is_migratable, "reasons": reasons}

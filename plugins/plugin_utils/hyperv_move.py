@@ -208,7 +208,7 @@ class Mover:
     @staticmethod
     def _job_failure(job: dict[str, t.Any], label: str) -> str:
         code = job.get("ErrorCode")
-        description = job.get("ErrorDescription") or job.get("ErrorSummaryDescription") or "no description"
+        description = str(job.get("ErrorDescription") or job.get("ErrorSummaryDescription") or "no description").rstrip(". ")
         return (
             f"the migration job of {label} ended {JOB_STATES.get(job.get('JobState'), job.get('JobState'))} with "
             f"ErrorCode {code} ({return_code_name(code) if code is not None else 'none'}): {description}"

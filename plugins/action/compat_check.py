@@ -11,8 +11,7 @@ from ansible.utils.display import Display
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils import hyperv_checks
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.failures import step
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.host_session import HostSession
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import CLUSTER_NAMESPACE, VIRTUALIZATION_NAMESPACE
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_options import WINRM_ARGUMENT_SPEC
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_options import HOST_ARGUMENT_SPEC
 
 display = Display()
 
@@ -21,8 +20,7 @@ ARGUMENT_SPEC = {
     "source": {"type": "str"},
     "destination_host": {"type": "str"},
     "migration_type": {"type": "str", "default": "live", "choices": list(hyperv_checks.MIGRATION_TYPES)},
-    "namespace": {"type": "str", "default": VIRTUALIZATION_NAMESPACE, "choices": [VIRTUALIZATION_NAMESPACE, CLUSTER_NAMESPACE]},
-    **WINRM_ARGUMENT_SPEC,
+    **HOST_ARGUMENT_SPEC,
 }
 REQUIRED_VM_KEYS = ("id", "compatibility_info", "compatibility_info_encoding")
 

@@ -9,15 +9,12 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils import hyperv_facts
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.host_session import HostSession
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import VIRTUALIZATION_NAMESPACE
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_options import WINRM_ARGUMENT_SPEC
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_options import HOST_ARGUMENT_SPEC
 
 ARGUMENT_SPEC = {
     "vms": {"type": "raw"},
-    "namespace": {"type": "str", "default": VIRTUALIZATION_NAMESPACE,
-                  "choices": [VIRTUALIZATION_NAMESPACE, "root/HyperVCluster/v2"]},
     "include_blob": {"type": "bool", "default": False},
-    **WINRM_ARGUMENT_SPEC,
+    **HOST_ARGUMENT_SPEC,
 }
 
 

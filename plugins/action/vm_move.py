@@ -12,14 +12,10 @@ from ansible.utils.display import Display
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.failures import StepFailed
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.host_session import HostSession
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import (
-    CLUSTER_NAMESPACE,
-    VIRTUALIZATION_NAMESPACE,
-    HyperVError,
-)
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import HyperVError
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_checks import MIGRATION_TYPES
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_move import MoveFailed, MoveRequest, Mover
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_options import WINRM_ARGUMENT_SPEC
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_options import HOST_ARGUMENT_SPEC
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import WSManError
 
 display = Display()
@@ -33,8 +29,7 @@ ARGUMENT_SPEC = {
     "timeout": {"type": "int", "default": 600},
     "poll_interval": {"type": "float", "default": 1.0},
     "expected_state": {"type": "int"},
-    "namespace": {"type": "str", "default": VIRTUALIZATION_NAMESPACE, "choices": [VIRTUALIZATION_NAMESPACE, CLUSTER_NAMESPACE]},
-    **WINRM_ARGUMENT_SPEC,
+    **HOST_ARGUMENT_SPEC,
 }
 
 

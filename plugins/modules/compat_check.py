@@ -40,12 +40,8 @@ options:
     type: str
     default: live
     choices: [live, live_and_storage]
-  namespace:
-    description: The WMI namespace on both hosts.
-    type: str
-    default: root/virtualization/v2
-    choices: [root/virtualization/v2, root/HyperVCluster/v2]
 extends_documentation_fragment:
+  - vmgate.hyperv.namespace
   - vmgate.hyperv.winrm
 attributes:
   check_mode:
@@ -54,10 +50,6 @@ attributes:
   diff_mode:
     support: none
     description: Nothing changes.
-  platform:
-    support: full
-    platforms: windows
-    description: The Hyper-V hosts are reached over WS-Management; the action runs on the controller.
 seealso:
   - module: vmgate.hyperv.compat_facts
   - module: vmgate.hyperv.vm_move

@@ -28,13 +28,6 @@ options:
       - Hyper-V allows several VMs with one name; such a name is an error that lists their ids, and an id is
         always accepted.
     type: raw
-  namespace:
-    description:
-      - The WMI namespace. V(root/virtualization/v2) for a host, V(root/HyperVCluster/v2) for the cluster-wide
-        view of a failover cluster node.
-    type: str
-    default: root/virtualization/v2
-    choices: [root/virtualization/v2, root/HyperVCluster/v2]
   include_blob:
     description:
       - Also read each VM's opaque compatibility blob (C(GetSystemCompatibilityInfo)), which
@@ -42,6 +35,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - vmgate.hyperv.namespace
   - vmgate.hyperv.winrm
 attributes:
   check_mode:
@@ -50,10 +44,6 @@ attributes:
   diff_mode:
     support: none
     description: Nothing changes.
-  platform:
-    support: full
-    platforms: windows
-    description: The Hyper-V host is reached over WS-Management; the action runs on the controller.
 seealso:
   - plugin: vmgate.hyperv.rank_hosts
     plugin_type: filter

@@ -57,12 +57,8 @@ options:
       - The VM's C(EnabledState) when the decision to move it was made. If the VM is in another state now, nothing
         moves and the task fails, since the decision may no longer hold.
     type: int
-  namespace:
-    description: The WMI namespace on both hosts.
-    type: str
-    default: root/virtualization/v2
-    choices: [root/virtualization/v2, root/HyperVCluster/v2]
 extends_documentation_fragment:
+  - vmgate.hyperv.namespace
   - vmgate.hyperv.winrm
 attributes:
   check_mode:
@@ -71,10 +67,6 @@ attributes:
   diff_mode:
     support: none
     description: No diff.
-  platform:
-    support: full
-    platforms: windows
-    description: The Hyper-V hosts are reached over WS-Management; the action runs on the controller.
 seealso:
   - module: vmgate.hyperv.compat_check
   - module: vmgate.hyperv.compat_facts

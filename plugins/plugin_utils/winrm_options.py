@@ -1,10 +1,13 @@
 # Copyright (c) vmgate.hyperv contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The argument spec of the connection options (documented in the vmgate.hyperv.winrm fragment)."""
+"""The argument spec every action shares: the connection options (documented in the vmgate.hyperv.winrm
+fragment) and the WMI namespace (the vmgate.hyperv.namespace fragment)."""
 
 from __future__ import annotations
 
 import typing as t
+
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import CLUSTER_NAMESPACE, VIRTUALIZATION_NAMESPACE
 
 WINRM_ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "hostname": {"type": "str"},
@@ -20,6 +23,12 @@ WINRM_ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "operation_timeout": {"type": "int"},
     "read_timeout": {"type": "int"},
     "allow_basic_over_http": {"type": "bool", "default": False},
+}
+
+
+HOST_ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
+    "namespace": {"type": "str", "default": VIRTUALIZATION_NAMESPACE, "choices": [VIRTUALIZATION_NAMESPACE, CLUSTER_NAMESPACE]},
+    **WINRM_ARGUMENT_SPEC,
 }
 
 

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from hvsim import inventory
+from integration.ansible_output import task_failure
 from hvsim.pytest_fixtures import (  # noqa: F401  pylint: disable=unused-import
     HVSIM_PASSWORD,
     HVSIM_USER,
@@ -59,13 +60,6 @@ def move(vm: str, source: str, destination: str, **extra) -> dict:
             "vmgate.hyperv.vm_move": {"vm": vm, "destination": destination, "poll_interval": 0.1, **extra}}
 
 
-def failure(result) -> str:
-    assert result.returncode == 2, result.stdout
-    lines = [line for line in result.stdout.splitlines() if line.startswith("fatal:")]
-    assert len(lines) == 1, result.stdout
-    return json.loads(lines[0].split("=>", 1)[1])["msg"]
-
-
 def test_compatible_destination_with_a_warning(hvsim_lab, play):
     result, registered = play(hvsim_lab, [gather_blob("web01", "HV-OLD-01"), check("HV-OLD-01", "HV-NEW-01")])
     assert result.returncode == 0, result.stdout
@@ -95,7 +89,7 @@ def test_vector_mismatch_is_reported_by_hyperv_too(hvsim_lab, play):
 def test_check_needs_the_blob(hvsim_lab, play):
     tasks = [{"name": "Gather without blob", "vmgate.hyperv.compat_facts": {"vms": ["web01"]},
               "delegate_to": "HV-OLD-01", "delegate_facts": True}, check("HV-OLD-01", "HV-NEW-01")]
-    message = failure(play(hvsim_lab, tasks)[0])
+    message = task_failure(play(hvsim_lab, tasks)[0])
     assert "include_blob: true" in message and "compatibility_info" in message
 
 
@@ -126,7 +120,7 @@ def test_check_mode_moves_nothing(hvsim_lab, play):
 
 def test_a_job_failing_midway_leaves_the_vm_on_the_source(hvsim_lab, play):
     hvsim_lab.inject("HV-OLD-01", "migration_fail", percent=50, message="The network connection was interrupted.")
-    message = failure(play(hvsim_lab, [move("web01", "HV-OLD-01", "HV-NEW-01")])[0])
+    message = task_failure(play(hvsim_lab, [move("web01", "HV-OLD-01", "HV-NEW-01")])[0])
     assert "ended Exception with ErrorCode 32768 (Failed)" in message
     assert "The network connection was interrupted" in message
     assert "is still on HV-OLD-01" in message
@@ -135,7 +129,7 @@ def test_a_job_failing_midway_leaves_the_vm_on_the_source(hvsim_lab, play):
 
 def test_a_full_destination_fails_the_job_with_its_reason(hvsim_lab, play):
     hvsim_lab.inject("HV-NEW-02", "migration_limit")
-    message = failure(play(hvsim_lab, [move("web01", "HV-OLD-01", "HV-NEW-02")])[0])
+    message = task_failure(play(hvsim_lab, [move("web01", "HV-OLD-01", "HV-NEW-02")])[0])
     assert "limit" in message and "is still on HV-OLD-01" in message
 
 
@@ -149,7 +143,7 @@ def test_a_lost_migration_reply_is_never_resent(hvsim_lab, play, phase, moves):
         assert result.returncode == 0, result.stdout
         assert registered["move"]["final"]["host"] == "HV-NEW-01" and hvsim_lab.where("web01") == "HV-NEW-01"
     else:
-        message = failure(result)
+        message = task_failure(result)
         assert "was not sent again" in message and "did not take effect" in message
         assert hvsim_lab.where("web01") == "HV-OLD-01"
 
@@ -164,22 +158,22 @@ def test_a_connection_dropped_while_polling_is_survived(hvsim_lab, play):
 
 def test_a_vm_that_changed_state_since_the_decision_is_not_moved(hvsim_lab, play):
     hvsim_lab.set_vm_state("web01", "saved")
-    message = failure(play(hvsim_lab, [move("web01", "HV-OLD-01", "HV-NEW-01", expected_state=2)])[0])
+    message = task_failure(play(hvsim_lab, [move("web01", "HV-OLD-01", "HV-NEW-01", expected_state=2)])[0])
     assert "is Saved (32769) on HV-OLD-01, not Running (2)" in message and "Gate it again" in message
     assert "Invoke:MigrateVirtualSystemToHost" not in hvsim_lab.counters("HV-OLD-01")
 
 
 def test_a_vm_that_is_elsewhere_is_reported(hvsim_lab, play):
-    message = failure(play(hvsim_lab, [move("db01", "HV-OLD-01", "HV-NEW-02")])[0])
+    message = task_failure(play(hvsim_lab, [move("db01", "HV-OLD-01", "HV-NEW-02")])[0])
     assert "on neither HV-OLD-01 nor HV-NEW-02" in message
 
 
 def test_a_job_outliving_the_timeout_is_reported_not_cancelled(hvsim_factory, play):
     sim = hvsim_factory(migration_duration_s=5)
-    message = failure(play(sim, [move("web01", "HV-OLD-01", "HV-NEW-01", timeout=1)])[0])
+    message = task_failure(play(sim, [move("web01", "HV-OLD-01", "HV-NEW-01", timeout=1)])[0])
     assert "still runs after 1 s" in message and "not cancelled" in message
 
 
 def test_the_destination_must_be_in_the_inventory(hvsim_lab, play):
-    message = failure(play(hvsim_lab, [move("web01", "HV-OLD-01", "hv-nowhere")])[0])
+    message = task_failure(play(hvsim_lab, [move("web01", "HV-OLD-01", "hv-nowhere")])[0])
     assert "hv-nowhere: not a host of the inventory" in message

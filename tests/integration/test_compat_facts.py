@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from hvsim import inventory
+from integration.ansible_output import task_failure
 from hvsim.pytest_fixtures import (  # noqa: F401  pylint: disable=unused-import
     DEMO_LAB,
     HVSIM_PASSWORD,
@@ -66,13 +67,6 @@ def gather(run_playbook, tmp_path):
         return result, (json.loads(facts_file.read_text()) if facts_file.exists() else None)
 
     return run
-
-
-def failure(result) -> str:
-    assert result.returncode == 2, result.stdout
-    lines = [line for line in result.stdout.splitlines() if line.startswith("fatal:")]
-    assert len(lines) == 1, result.stdout
-    return json.loads(lines[0].split("=>", 1)[1])["msg"]
 
 
 def enumerations(counters: dict) -> int:
@@ -136,20 +130,20 @@ def test_all_vms_ids_and_check_mode(hvsim_lab, gather):
 
 def test_basic_over_plain_http_is_refused_before_any_request(hvsim_lab, gather):
     result, _facts = gather(hvsim_lab, "HV-OLD-01", {}, transport="basic")
-    message = failure(result)
+    message = task_failure(result)
     assert message.startswith("HV-OLD-01: ") and "Basic authentication over plain HTTP" in message
     assert "allow_basic_over_http" in message
     assert hvsim_lab.counters("HV-OLD-01") == {} and hvsim_lab.auth_counters("HV-OLD-01") == {}
 
 
 def test_wrong_password(hvsim_lab, gather):
-    message = failure(gather(hvsim_lab, "HV-OLD-01", {}, password="not-the-password")[0])
+    message = task_failure(gather(hvsim_lab, "HV-OLD-01", {}, password="not-the-password")[0])
     assert "rejected the credentials" in message and "Hyper-V Administrators" in message
     assert "not-the-password" not in message and HVSIM_PASSWORD not in message
 
 
 def test_certificate_rejected_without_the_ca(hvsim_lab, gather):
-    message = failure(gather(hvsim_lab, "HV-OLD-01", {}, scheme="https", transport="basic", ca=False)[0])
+    message = task_failure(gather(hvsim_lab, "HV-OLD-01", {}, scheme="https", transport="basic", ca=False)[0])
     assert "TLS certificate" in message and "ca_trust_path" in message
     assert hvsim_lab.counters("HV-OLD-01") == {}
 
@@ -158,16 +152,16 @@ def test_unreachable_host(hvsim_lab, gather):
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    message = failure(gather(hvsim_lab, "HV-OLD-01", {}, port=closed_port)[0])
+    message = task_failure(gather(hvsim_lab, "HV-OLD-01", {}, port=closed_port)[0])
     assert f"cannot reach the WinRM service at http://127.0.0.1:{closed_port}/wsman" in message
     assert "firewall" in message
 
 
 def test_vm_not_found_and_wql_injection_stays_data(hvsim_lab, gather):
-    message = failure(gather(hvsim_lab, "HV-OLD-01", {"vms": ["nosuchvm"]})[0])
+    message = task_failure(gather(hvsim_lab, "HV-OLD-01", {"vms": ["nosuchvm"]})[0])
     assert "no VM named or with id 'nosuchvm' on HV-OLD-01" in message
     # An injection attempt that would match every VM if it reached WQL unescaped:
-    message = failure(gather(hvsim_lab, "HV-OLD-01", {"vms": ["x' OR Caption = 'Virtual Machine"]})[0])
+    message = task_failure(gather(hvsim_lab, "HV-OLD-01", {"vms": ["x' OR Caption = 'Virtual Machine"]})[0])
     assert "no VM named or with id" in message
 
 
@@ -186,7 +180,7 @@ def test_duplicate_names_are_an_error_listing_ids_and_injected_names_match_liter
                            "guid": "0E0E0E0E-1111-2222-3333-444455556666"})
 
     sim = hvsim_factory(lab_with(changes))
-    message = failure(gather(sim, "HV-OLD-01", {"vms": ["app01"]})[0])
+    message = task_failure(gather(sim, "HV-OLD-01", {"vms": ["app01"]})[0])
     assert "2 VMs on HV-OLD-01 are named 'app01'" in message
     assert "1F3B5D7A-2C4E-4A6B-8D0F-1A2B3C4D5E05" in message and "1F3B5D7A-2C4E-4A6B-8D0F-1A2B3C4D5E06" in message
     result, facts = gather(sim, "HV-OLD-01", {"vms": ["1F3B5D7A-2C4E-4A6B-8D0F-1A2B3C4D5E06"]})
@@ -198,7 +192,7 @@ def test_duplicate_names_are_an_error_listing_ids_and_injected_names_match_liter
 
 def test_hyperv_role_missing(hvsim_factory, gather):
     sim = hvsim_factory(lab_with(lambda lab: lab["hosts"][0].update(hyperv_role=False)))
-    message = failure(gather(sim, "HV-OLD-01", {})[0])
+    message = task_failure(gather(sim, "HV-OLD-01", {})[0])
     assert "root/virtualization/v2 does not exist" in message and "Install-WindowsFeature Hyper-V" in message
 
 
@@ -207,14 +201,14 @@ def test_cluster_namespace(hvsim_lab, gather):
     assert result.returncode == 0, result.stdout
     assert facts["host"]["namespace"] == "root/HyperVCluster/v2"
     assert facts["vms"][0]["configuration_version"] == "12.0"
-    message = failure(gather(hvsim_lab, "HV-OLD-01", {"namespace": "root/HyperVCluster/v2"})[0])
+    message = task_failure(gather(hvsim_lab, "HV-OLD-01", {"namespace": "root/HyperVCluster/v2"})[0])
     assert "not a node of a Hyper-V failover cluster" in message
 
 
 def test_access_denied(hvsim_lab, gather):
     hvsim_lab.inject("HV-OLD-01", "wmi_fault", op="Invoke:GetSystemCompatibilityVectors", code=2147749891,
                      message="Access denied")
-    message = failure(gather(hvsim_lab, "HV-OLD-01", {})[0])
+    message = task_failure(gather(hvsim_lab, "HV-OLD-01", {})[0])
     assert "access denied to 'LAB\\\\hvadmin'" in message or "access denied to 'LAB\\hvadmin'" in message
     assert "reading the host's compatibility vectors" in message and "Hyper-V Administrators" in message
 
@@ -230,6 +224,6 @@ def test_transient_read_failures_are_retried(hvsim_lab, gather, kind):
 
 def test_persistent_timeouts_fail_after_bounded_retries(hvsim_lab, gather):
     hvsim_lab.inject("HV-OLD-01", "timeout", op="Enumerate:Msvm_VirtualSystemMigrationService")
-    message = failure(gather(hvsim_lab, "HV-OLD-01", {})[0])
+    message = task_failure(gather(hvsim_lab, "HV-OLD-01", {})[0])
     assert "reading the migration service" in message and "TimedOut" in message
     assert hvsim_lab.counters("HV-OLD-01")["Enumerate:Msvm_VirtualSystemMigrationService"] == 3

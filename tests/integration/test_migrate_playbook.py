@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from hvsim import inventory
+from integration.ansible_output import task_failure
 from hvsim.pytest_fixtures import (  # noqa: F401  pylint: disable=unused-import
     HVSIM_PASSWORD,
     HVSIM_USER,
@@ -49,16 +50,9 @@ def migrate(run_playbook, tmp_path, monkeypatch):
     return run
 
 
-def failure(result) -> str:
-    assert result.returncode == 2, result.stdout
-    fatal = [line for line in result.stdout.splitlines() if line.startswith("fatal:")]
-    assert len(fatal) == 1, result.stdout
-    return json.loads(fatal[0].split("=>", 1)[1])["msg"]
-
-
 def test_one_vm_blocked_fails_the_run_with_its_reasons(hvsim_lab, migrate):
     result, recap, decisions = migrate(hvsim_lab, "-e", "vm=db01", "-e", "destination=HV-OLD-01")
-    message = failure(result)
+    message = task_failure(result)
     assert message.startswith("BLOCKED: db01 may not move from HV-NEW-01 to HV-OLD-01")
     assert "bits the host lacks: 0xE0 (bits 5, 6, 7)" in message and "What to do:" in message
     # Readable at a terminal: Ansible prints the message itself, line by line, before the JSON result.
@@ -103,7 +97,7 @@ def test_check_mode_moves_nothing(hvsim_lab, migrate):
 def test_a_wave_moves_what_it_may_and_fails_once_with_the_rest(hvsim_lab, migrate):
     # Candidates default to every host of group hyperv but the VM's own.
     result, _recap, decisions = migrate(hvsim_lab, "-e", "vms=web01,legacy01,db01")
-    message = failure(result)
+    message = task_failure(result)
     assert message.startswith("1 of 3 VMs did not move.\n\nBLOCKED: no candidate can take legacy01 from HV-OLD-02")
     assert "Live migration is turned off on the source HV-OLD-02" in message
     assert "web01: MOVED from HV-OLD-01 to HV-NEW-01" in result.stdout
@@ -137,7 +131,7 @@ def test_an_override_moves_a_blocked_vm_and_says_so(hvsim_lab, migrate):
 
 def test_an_unclear_request_is_refused(hvsim_lab, migrate):
     result, _recap, _decisions = migrate(hvsim_lab, "-e", "vm=web01", "-e", "vms=db01")
-    assert "Say which VM to move and where" in failure(result)
+    assert "Say which VM to move and where" in task_failure(result)
     assert hvsim_lab.request_count() == 0
 
 

@@ -42,11 +42,15 @@ class ActionModule(ActionBase):
             )
         label = f"VM {vm.get('name') or vm['id']!r}"
         with HostSession.for_task(self, task_vars, args) as destination:
-            blob, destination_host, listeners = destination.run(lambda api: self._destination_checks(api, vm, args, label))
+            known = _recorded_host(task_vars, destination.label, args["namespace"])
+            blob, destination_host, listeners = destination.run(
+                lambda api: self._destination_checks(api, vm, args, label, known))
         migratable = None
         if args["source"]:
             with HostSession.for_inventory_host(self, task_vars, args["source"], args["namespace"]) as source:
-                migratable = source.run(lambda api: self._source_check(api, vm, destination_host, listeners, args, label))
+                source_known = _recorded_host(task_vars, args["source"], args["namespace"])
+                migratable = source.run(
+                    lambda api: self._source_check(api, vm, destination_host, listeners, args, label, source_known))
         reasons = blob["reasons"] + (migratable["reasons"] if migratable else [])
         for warning in blob["warnings"]:  # shown at the end of the run, as Ansible shows warnings
             display.warning(f"{destination_host}: {warning}")
@@ -61,16 +65,29 @@ class ActionModule(ActionBase):
         return result
 
     @staticmethod
-    def _destination_checks(api, vm, args, label):
+    def _destination_checks(api, vm, args, label, known):
+        api.use_known_service(known.get("migration_service", {}).get("keys"))
         with step(f"checking the compatibility blob of {label} (CheckSystemCompatibilityInfo)"):
             blob = hyperv_checks.check_blob(api, vm["compatibility_info"], vm["compatibility_info_encoding"])
+        if known:  # the facts of this run name the host and its listeners
+            service = known["migration_service"]
+            return blob, args["destination_host"] or known["name"], service.get("listener_addresses") or []
         with step("reading the destination's migration service"):
             service = api.migration_service()
         destination_host = args["destination_host"] or service.get("SystemName")
         return blob, destination_host, service.get("MigrationServiceListenerIPAddressList") or []
 
     @staticmethod
-    def _source_check(api, vm, destination_host, listeners, args, label):
+    def _source_check(api, vm, destination_host, listeners, args, label, known):
+        api.use_known_service(known.get("migration_service", {}).get("keys"))
         with step(f"asking the source whether {label} can migrate (CheckVirtualSystemIsMigratableToHost)"):
             system = {"Name": vm["id"], "CreationClassName": "Msvm_ComputerSystem"}
             return hyperv_checks.check_migratable(api, system, destination_host, args["migration_type"], listeners)
+
+
+def _recorded_host(task_vars, host, namespace):
+    """The host part of the compat_facts this run recorded for `host` in `namespace`, or {}."""
+    facts = ((task_vars.get("hostvars") or {}).get(host) or {}).get("hyperv_compat") or {}
+    recorded = facts.get("host") or {}
+    keys = (recorded.get("migration_service") or {}).get("keys")
+    return recorded if recorded.get("namespace") == namespace and keys and recorded.get("name") else {}

@@ -19,6 +19,8 @@ description:
   - On the source, when O(source) is given, C(CheckVirtualSystemIsMigratableToHost) for the VM and this
     destination.
   - Neither check is a guarantee; the move itself can still fail, and M(vmgate.hyperv.vm_move) reports it.
+  - When the run has gathered M(vmgate.hyperv.compat_facts) for a host (with C(delegate_facts) when delegated), the
+    recorded migration service spares reading it again; recorded keys that went stale only cost a retry.
 options:
   vm:
     description:

@@ -134,6 +134,11 @@ ansible_facts:
                 max_storage_migrations:
                   description: The limit of simultaneous storage migrations.
                   type: int
+                keys:
+                  description: >-
+                    The service's key properties, with which later tasks (M(vmgate.hyperv.compat_check)) call its
+                    methods without reading it again.
+                  type: dict
         vms:
           description: The VMs asked for, in the order asked (all VMs for V(all)).
           type: list

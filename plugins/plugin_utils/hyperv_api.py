@@ -13,6 +13,7 @@ import typing as t
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils import cim_types, wsman_xml
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_client import WSManClient
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import WSManFault
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_xml import EndpointReference, wql_literal
 
 VIRTUALIZATION_NAMESPACE = "root/virtualization/v2"
@@ -30,6 +31,7 @@ RETURN_CODES = {
     32784: "Not compatible",
 }
 JOB_STARTED = 4096
+SERVICE_KEYS = ("CreationClassName", "Name", "SystemCreationClassName", "SystemName")
 
 # Msvm_ComputerSystem.EnabledState, named as Hyper-V Manager shows them
 VM_STATES = {
@@ -78,6 +80,7 @@ class HyperVHost:
         self.client = client
         self.namespace = namespace
         self._service: dict[str, t.Any] | None = None
+        self._service_keys: dict[str, str] | None = None
 
     def _typed(self, instance: wsman_xml.Instance, what: str) -> dict[str, t.Any]:
         try:
@@ -144,15 +147,34 @@ class HyperVHost:
             {"CreationClassName": system.get("CreationClassName") or "Msvm_ComputerSystem", "Name": system["Name"]},
         )
 
+    def use_known_service(self, keys: t.Mapping[str, t.Any] | None) -> None:
+        """Call methods with the service keys compat_facts recorded, sparing an enumeration.
+
+        Stale keys cost nothing but a retry: a method call with selectors that match no instance
+        is refused before anything runs (w:InvalidSelectors), and then the service is read afresh.
+        """
+        if keys and all(keys.get(key) for key in SERVICE_KEYS):
+            self._service_keys = {key: str(keys[key]) for key in SERVICE_KEYS}
+
     def _service_selectors(self) -> dict[str, str]:
+        if self._service_keys is not None:
+            return self._service_keys
         service = self.migration_service()
-        keys = ("CreationClassName", "Name", "SystemCreationClassName", "SystemName")
-        return {key: str(service.get(key) or "") for key in keys}
+        return {key: str(service.get(key) or "") for key in SERVICE_KEYS}
 
     def call(self, method: str, parameters: dict[str, t.Any], *, read_only: bool) -> dict[str, t.Any]:
         """Invoke a migration service method; returns the out parameters with ReturnValue as int."""
-        output = self.client.invoke(self.namespace, MIGRATION_SERVICE, method, self._service_selectors(),
-                                    parameters, read_only=read_only)
+        def invoke() -> dict[str, t.Any]:
+            return self.client.invoke(self.namespace, MIGRATION_SERVICE, method, self._service_selectors(),
+                                      parameters, read_only=read_only)
+
+        try:
+            output = invoke()
+        except WSManFault as exc:
+            if exc.subcode != "InvalidSelectors" or self._service_keys is None:
+                raise
+            self._service_keys = None  # recorded keys went stale: read the service and call once more
+            output = invoke()
         try:
             output["ReturnValue"] = cim_types.convert(output.get("ReturnValue"), "uint32", f"{method}.ReturnValue")
         except cim_types.CimTypeError as exc:

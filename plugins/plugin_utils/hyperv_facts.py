@@ -14,6 +14,7 @@ import typing as t
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.failures import step
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import (
+    SERVICE_KEYS,
     VM_STATES,
     HyperVError,
     HyperVHost,
@@ -57,6 +58,7 @@ def migration_service_facts(service: dict[str, t.Any], settings: dict[str, t.Any
         "active_storage_migrations": service.get("ActiveStorageMigrationCount"),
         "max_vm_migrations": settings.get("MaximumActiveVirtualSystemMigration"),
         "max_storage_migrations": settings.get("MaximumActiveStorageMigration"),
+        "keys": {key: service.get(key) for key in SERVICE_KEYS},  # lets later tasks call its methods directly
     }
 
 

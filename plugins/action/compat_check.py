@@ -5,12 +5,12 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils import hyperv_checks
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.failures import step
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.host_session import HostSession
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_action import HyperVAction
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_options import HOST_ARGUMENT_SPEC
 
 display = Display()
@@ -25,14 +25,10 @@ ARGUMENT_SPEC = {
 REQUIRED_VM_KEYS = ("id", "compatibility_info", "compatibility_info_encoding")
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(HyperVAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        self._supports_check_mode = True
-        result = super().run(tmp, task_vars)
-        task_vars = task_vars or {}
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def work(self, args, task_vars):
         vm = args["vm"]
         missing = [key for key in REQUIRED_VM_KEYS if not vm.get(key)]
         if missing:
@@ -54,15 +50,14 @@ class ActionModule(ActionBase):
         reasons = blob["reasons"] + (migratable["reasons"] if migratable else [])
         for warning in blob["warnings"]:  # shown at the end of the run, as Ansible shows warnings
             display.warning(f"{destination_host}: {warning}")
-        result.update(
-            changed=False,
-            compatible=not reasons,
-            reasons=reasons,
-            compatibility_warnings=blob["warnings"],
-            checks={"blob": {k: blob[k] for k in ("return_value", "return_name")}, "migratable": migratable},
-            destination_host=destination_host,
-        )
-        return result
+        return {
+            "changed": False,
+            "compatible": not reasons,
+            "reasons": reasons,
+            "compatibility_warnings": blob["warnings"],
+            "checks": {"blob": {k: blob[k] for k in ("return_value", "return_name")}, "migratable": migratable},
+            "destination_host": destination_host,
+        }
 
     @staticmethod
     def _destination_checks(api, vm, args, label, known):

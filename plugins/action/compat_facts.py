@@ -5,10 +5,10 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils import hyperv_facts
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.host_session import HostSession
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_action import HyperVAction
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_options import HOST_ARGUMENT_SPEC
 
 ARGUMENT_SPEC = {
@@ -28,17 +28,13 @@ def requested_vms(value):
     return items
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(HyperVAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        self._supports_check_mode = True
-        result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def work(self, args, task_vars):
         vms = requested_vms(args["vms"])
-        with HostSession.for_task(self, task_vars or {}, args) as session:
+        with HostSession.for_task(self, task_vars, args) as session:
             facts = session.run(
                 lambda api: hyperv_facts.gather(api, vms, args["include_blob"], where=session.label)
             )
-        result.update(changed=False, ansible_facts={"hyperv_compat": facts})
-        return result
+        return {"changed": False, "ansible_facts": {"hyperv_compat": facts}}

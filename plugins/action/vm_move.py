@@ -7,11 +7,11 @@ from __future__ import annotations
 import dataclasses
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.failures import StepFailed
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.host_session import HostSession
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_action import HyperVAction
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import HyperVError
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_checks import MIGRATION_TYPES
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_move import MoveFailed, MoveRequest, Mover
@@ -33,14 +33,10 @@ ARGUMENT_SPEC = {
 }
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(HyperVAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        self._supports_check_mode = True
-        result = super().run(tmp, task_vars)
-        task_vars = task_vars or {}
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def work(self, args, task_vars):
         if args["migration_type"] == "live_and_storage" and not args["destination_path"]:
             raise AnsibleActionFail("migration_type live_and_storage needs destination_path, where the VM's files go")
         if args["timeout"] < 1 or args["poll_interval"] <= 0:
@@ -62,5 +58,4 @@ class ActionModule(ActionBase):
                 (destination if exc.host == destination.label else source).fail(exc)
             except (HyperVError, WSManError) as exc:
                 source.fail(exc)
-        result.update(dataclasses.asdict(report))
-        return result
+        return dataclasses.asdict(report)

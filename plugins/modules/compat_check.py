@@ -44,14 +44,8 @@ options:
     choices: [live, live_and_storage]
 extends_documentation_fragment:
   - vmgate.hyperv.namespace
+  - vmgate.hyperv.read_only
   - vmgate.hyperv.winrm
-attributes:
-  check_mode:
-    support: full
-    description: It only reads.
-  diff_mode:
-    support: none
-    description: Nothing changes.
 seealso:
   - module: vmgate.hyperv.compat_facts
   - module: vmgate.hyperv.vm_move

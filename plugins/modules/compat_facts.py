@@ -36,14 +36,8 @@ options:
     default: false
 extends_documentation_fragment:
   - vmgate.hyperv.namespace
+  - vmgate.hyperv.read_only
   - vmgate.hyperv.winrm
-attributes:
-  check_mode:
-    support: full
-    description: It only reads.
-  diff_mode:
-    support: none
-    description: Nothing changes.
 seealso:
   - plugin: vmgate.hyperv.rank_hosts
     plugin_type: filter

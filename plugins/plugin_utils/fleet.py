@@ -1,0 +1,150 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet report's content: every VM against every host, the cluster baseline, and host groups.
+
+A host group is a set of hosts no VM can tell apart: they report the same vector ids with the same
+values. check() compares a VM's vectors with the host's values only, so a VM compatible with one
+host of a group is compatible with all of them: within a group every VM moves freely, today and
+after it is restarted with other features. Hosts whose values differ in any id are in different
+groups, because some VM (an Equal vector on that id, or a VM carrying an id one host lacks) could
+run on one and not the other. Pure: no I/O, no Ansible; the templates only lay this out.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Mapping
+
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.baseline import baseline_profile
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.compat import (
+    VECTOR_NAMES,
+    check,
+    host_values,
+    operation_name,
+)
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.ranking import rank_profiles
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.vectors import (
+    Profile,
+    VectorInputError,
+    describe,
+    parse_named_profiles,
+    parse_profile,
+)
+
+
+def group_hosts(hosts: Mapping[str, Profile]) -> list[list[str]]:
+    """Partition hosts into groups of identical vector values; the largest group first, then by name."""
+    groups: dict[frozenset[tuple[int, int]], list[str]] = {}
+    for name in sorted(hosts):
+        groups.setdefault(frozenset(host_values(hosts[name]).items()), []).append(name)
+    return sorted(groups.values(), key=lambda names: (-len(names), names[0]))
+
+
+def describe_vectors(profile: Profile) -> list[dict[str, t.Any]]:
+    """A vector list with the names a person reads (ProcessorFeatures, Subset, 0x3FF)."""
+    return [
+        {
+            "vector_id": vector.vector_id,
+            "name": VECTOR_NAMES.get(vector.vector_id) or f"vector {vector.vector_id}",
+            "compare_operation": vector.compare_operation,
+            "operation": operation_name(vector.compare_operation),
+            "compatibility_info": vector.compatibility_info,
+            "hex": f"0x{vector.compatibility_info:X}",
+        }
+        for vector in profile
+    ]
+
+
+def compat_groups(hosts: t.Any) -> list[dict[str, t.Any]]:
+    """Filter face of group_hosts(): hosts maps host name -> vector list."""
+    profiles = parse_named_profiles(hosts, "hosts")
+    return [{"hosts": names, "vectors": describe_vectors(profiles[names[0]])} for names in group_hosts(profiles)]
+
+
+def _entries(section: t.Any, where: str) -> dict[str, dict[str, t.Any]]:
+    """name -> {vectors, ...}: accept a bare vector list per name, or a mapping holding `vectors`."""
+    if not isinstance(section, Mapping):
+        raise VectorInputError(f"{where}: expected a mapping of name to vectors, got {type(section).__name__} {describe(section)}")
+    entries = {}
+    for name, value in section.items():
+        if not isinstance(name, str):
+            raise VectorInputError(f"{where}: key {describe(name)} is not a string name")
+        entries[name] = dict(value) if isinstance(value, Mapping) else {"vectors": value}
+        if "vectors" not in entries[name]:
+            raise VectorInputError(f"{where}[{name!r}]: has no 'vectors'")
+    return entries
+
+
+def _cell(host: str, entry: dict[str, t.Any], current: str | None) -> dict[str, t.Any]:
+    return {
+        "host": host,
+        "compatible": entry["compatible"],
+        "current": host == current,
+        "reasons": entry["reasons"],
+        "surplus_bits": entry["surplus_bits"],
+    }
+
+
+def fleet_report(fleet: t.Any) -> dict[str, t.Any]:
+    """Everything the report shows, from {hosts: {name: vectors}, vms: {name: vectors or {vectors, host, state}}}."""
+    if not isinstance(fleet, Mapping) or "hosts" not in fleet or "vms" not in fleet:
+        raise VectorInputError(f"fleet: expected a mapping with 'hosts' and 'vms', got {describe(fleet)}")
+    host_entries = _entries(fleet["hosts"], "fleet.hosts")
+    vm_entries = _entries(fleet["vms"], "fleet.vms")
+    if not host_entries:
+        raise VectorInputError("fleet.hosts: is empty; the report needs at least one host")
+    hosts = {name: parse_profile(entry["vectors"], f"fleet.hosts[{name!r}].vectors") for name, entry in host_entries.items()}
+    vms = {name: parse_profile(entry["vectors"], f"fleet.vms[{name!r}].vectors") for name, entry in vm_entries.items()}
+
+    groups = group_hosts(hosts)
+    columns = [name for names in groups for name in names]  # hosts of a group side by side
+    matrix = rank_profiles(vms, hosts)
+    baseline = baseline_profile(list(hosts.values()))
+    baseline_values = host_values(baseline)
+
+    rows = []
+    for name in sorted(vms, key=str.casefold):
+        current = vm_entries[name].get("host")
+        by_host = {entry["host"]: entry for entry in matrix[name]}
+        rows.append({
+            "name": name,
+            "vm_name": vm_entries[name].get("name", name),
+            "id": vm_entries[name].get("id"),
+            "host": current,
+            "state": vm_entries[name].get("state"),
+            "cells": [_cell(host, by_host[host], current) for host in columns],
+            # the best fit first, as rank_hosts orders them
+            "compatible_hosts": [entry["host"] for entry in matrix[name] if entry["compatible"]],
+            "roams": not check(vms[name], baseline_values),
+        })
+    group_list = [
+        {
+            "number": number,
+            "hosts": names,
+            "vectors": describe_vectors(hosts[names[0]]),
+            "vms": [row["name"] for row in rows if names[0] in row["compatible_hosts"]],
+        }
+        for number, names in enumerate(groups, 1)
+    ]
+    compatible_pairs = sum(len(row["compatible_hosts"]) for row in rows)
+    return {
+        "hosts": columns,
+        "host_group": {host: group["number"] for group in group_list for host in group["hosts"]},
+        "vms": rows,
+        "baseline": describe_vectors(baseline),
+        "groups": group_list,
+        "summary": {
+            "vms": len(rows),
+            "hosts": len(columns),
+            "groups": len(group_list),
+            "pairs": len(rows) * len(columns),
+            "compatible_pairs": compatible_pairs,
+            "roaming_vms": [row["name"] for row in rows if row["roams"]],
+            "vms_without_host": [row["name"] for row in rows if not row["compatible_hosts"]],
+            # VMs that run on one host and fit on no other: they cannot be evacuated live
+            "pinned_vms": [
+                row["name"] for row in rows
+                if row["host"] in hosts and row["compatible_hosts"] in ([], [row["host"]])
+            ],
+        },
+    }

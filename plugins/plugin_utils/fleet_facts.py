@@ -1,0 +1,56 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Turn the compat_facts of several hosts into the fleet the report reads: {hosts, vms}.
+
+Only names, ids, states and vectors are kept (no endpoints, no service settings), so the result can
+be saved next to the report and rendered again offline. Hyper-V lets two VMs share a name; those
+are told apart by their id, so no VM hides another.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.vectors import VectorInputError, describe
+
+
+def _mapping(value: t.Any, where: str, what: str) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise VectorInputError(f"{where}: expected {what}, got {type(value).__name__} {describe(value)}")
+    return value
+
+
+def fleet_facts(facts_by_host: t.Any) -> dict[str, dict[str, t.Any]]:
+    """facts_by_host maps an inventory host name to that host's hyperv_compat facts (gathered with vms: all)."""
+    _mapping(facts_by_host, "facts_by_host", "a mapping of inventory host name to its hyperv_compat facts")
+    hosts: dict[str, t.Any] = {}
+    found = []
+    for host in sorted(facts_by_host):
+        facts = _mapping(facts_by_host[host], f"facts_by_host[{host!r}]", "the hyperv_compat facts of compat_facts")
+        host_facts = _mapping(facts.get("host"), f"facts_by_host[{host!r}].host", "the host's facts")
+        if host_facts.get("vectors") is None:
+            raise VectorInputError(f"facts_by_host[{host!r}].host.vectors: missing; gather with the host_vectors subset")
+        hosts[host] = {"vectors": host_facts["vectors"]}
+        vms = facts.get("vms") or []
+        if isinstance(vms, (str, bytes)) or not isinstance(vms, Sequence):
+            raise VectorInputError(f"facts_by_host[{host!r}].vms: expected a list of VMs, got {describe(vms)}")
+        for index, vm in enumerate(vms):
+            where = f"facts_by_host[{host!r}].vms[{index}]"
+            _mapping(vm, where, "a VM's facts")
+            if not vm.get("name") and not vm.get("id"):
+                raise VectorInputError(f"{where}: has neither a name nor an id")
+            found.append({"name": vm.get("name") or vm["id"], "id": vm.get("id"), "host": host,
+                          "state": vm.get("state_name"), "vectors": vm.get("vectors")})
+    names = Counter(vm["name"] for vm in found)
+    keys = Counter(_key(vm, names) for vm in found)
+    vms = {}
+    for vm in found:
+        key = _key(vm, names)
+        vms[key if keys[key] == 1 else f"{key} on {vm['host']}"] = vm  # one VM reported by two hosts
+    return {"hosts": hosts, "vms": vms}
+
+
+def _key(vm: dict[str, t.Any], names: Counter) -> str:
+    return vm["name"] if names[vm["name"]] == 1 or not vm["id"] else f"{vm['name']} ({vm['id']})"

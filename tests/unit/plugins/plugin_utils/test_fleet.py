@@ -1,0 +1,143 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet report's content: the matrix, the baseline, host groups that no VM can tell apart, the summary."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.compat import report
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.fleet import compat_groups, fleet_report
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.vectors import VectorInputError
+from ansible_collections.vmgate.hyperv.tests.unit.plugins.plugin_utils.helpers import (
+    DETERMINISTIC,
+    EQUAL,
+    SUBSET,
+    canonical,
+    vec,
+    vector_lists,
+)
+
+GEN1 = [vec(1, SUBSET, 0x3FFFFFFFFF), vec(2, SUBSET, 7), vec(3, EQUAL, 64)]
+GEN2 = [vec(1, SUBSET, 0xFFFFFFFFFFF), vec(2, SUBSET, 231), vec(3, EQUAL, 64)]
+HOSTS = {"hv-gen2-a": GEN2, "hv-gen1-b": GEN1, "hv-gen1-a": GEN1, "hv-gen2-b": GEN2, "hv-odd": [vec(1, SUBSET, 1)]}
+VMS = {
+    "web01": {"host": "hv-gen2-a", "state": "Running", "vectors": GEN2},
+    "legacy01": {"host": "hv-gen1-a", "vectors": [vec(1, SUBSET, 0xFFFFFF), vec(2, SUBSET, 3), vec(3, EQUAL, 64)]},
+    "Zeta": [vec(1, SUBSET, 1)],  # a bare vector list, no host known
+    "lost01": {"host": "hv-gen1-a", "vectors": [vec(9, EQUAL, 1)]},  # fits nowhere, not even where it runs
+}
+
+
+def test_hosts_with_the_same_values_form_one_group_the_largest_first():
+    groups = compat_groups(HOSTS)
+    assert [group["hosts"] for group in groups] == [["hv-gen1-a", "hv-gen1-b"], ["hv-gen2-a", "hv-gen2-b"], ["hv-odd"]]
+    assert groups[0]["vectors"][0] == {
+        "vector_id": 1, "name": "ProcessorFeatures", "compare_operation": SUBSET, "operation": "Subset",
+        "compatibility_info": 0x3FFFFFFFFF, "hex": "0x3FFFFFFFFF",
+    }
+
+
+def test_a_host_operation_does_not_split_a_group_but_a_missing_id_does():
+    # check() reads only the host's values, so the operation a host reports changes no verdict.
+    groups = compat_groups({"a": [vec(1, SUBSET, 7)], "b": [vec(1, EQUAL, 7)], "c": [vec(1, SUBSET, 7), vec(4, EQUAL, 0)]})
+    assert [group["hosts"] for group in groups] == [["a", "b"], ["c"]]
+
+
+@settings(DETERMINISTIC, max_examples=300)
+@given(hosts=st.dictionaries(st.sampled_from("abcdef"), vector_lists(min_size=1, max_size=3), min_size=1),
+       vms=st.lists(vector_lists(max_size=3), max_size=6))
+def test_no_vm_tells_the_hosts_of_a_group_apart_and_some_vm_tells_groups_apart(hosts, vms):
+    groups = [group["hosts"] for group in compat_groups(hosts)]
+    assert sorted(name for names in groups for name in names) == sorted(hosts)
+    for names in groups:
+        for vm in vms:
+            assert len({report(vm, hosts[name])["compatible"] for name in names}) == 1
+    values = [{entry["vector_id"]: entry["compatibility_info"] for entry in map(canonical, hosts[names[0]])} for names in groups]
+    for index, first in enumerate(values):
+        for second in values[index + 1:]:
+            # a VM asking for one host's exact value on an id where they differ fits one and not the other
+            vector_id = next(key for key in sorted(set(first) | set(second)) if first.get(key) != second.get(key))
+            witness = [vec(vector_id, EQUAL, first.get(vector_id, second.get(vector_id)))]
+            verdicts = {
+                report(witness, [vec(key, EQUAL, value) for key, value in side.items()])["compatible"]
+                for side in (first, second)
+            }
+            assert verdicts == {True, False}
+
+
+def test_the_matrix_has_one_cell_per_host_in_column_order_agreeing_with_report():
+    fleet = fleet_report({"hosts": HOSTS, "vms": VMS})
+    assert fleet["hosts"] == ["hv-gen1-a", "hv-gen1-b", "hv-gen2-a", "hv-gen2-b", "hv-odd"]
+    assert fleet["host_group"] == {"hv-gen1-a": 1, "hv-gen1-b": 1, "hv-gen2-a": 2, "hv-gen2-b": 2, "hv-odd": 3}
+    assert [vm["name"] for vm in fleet["vms"]] == ["legacy01", "lost01", "web01", "Zeta"]  # case-insensitive order
+    vectors = {name: value["vectors"] if isinstance(value, dict) else value for name, value in VMS.items()}
+    for vm in fleet["vms"]:
+        assert [cell["host"] for cell in vm["cells"]] == fleet["hosts"]
+        for cell in vm["cells"]:
+            expected = report(vectors[vm["name"]], HOSTS[cell["host"]])
+            assert cell["compatible"] is expected["compatible"] and cell["reasons"] == expected["reasons"]
+            assert cell["current"] is (cell["host"] == vm["host"])
+    web01 = next(vm for vm in fleet["vms"] if vm["name"] == "web01")
+    assert web01["state"] == "Running" and web01["compatible_hosts"] == ["hv-gen2-a", "hv-gen2-b"]
+    assert web01["roams"] is False
+    zeta = next(vm for vm in fleet["vms"] if vm["name"] == "Zeta")
+    assert zeta["host"] is None and not any(cell["current"] for cell in zeta["cells"])
+    assert zeta["compatible_hosts"][0] == "hv-odd"  # the closest fit first, as rank_hosts orders
+
+
+def test_baseline_roaming_and_the_summary():
+    fleet = fleet_report({"hosts": HOSTS, "vms": VMS})
+    assert fleet["baseline"] == [{"vector_id": 1, "name": "ProcessorFeatures", "compare_operation": SUBSET,
+                                  "operation": "Subset", "compatibility_info": 1, "hex": "0x1"}]
+    assert fleet["summary"] == {
+        "vms": 4, "hosts": 5, "groups": 3, "pairs": 20,
+        "compatible_pairs": 4 + 0 + 2 + 5,  # legacy01, lost01, web01, Zeta
+        "roaming_vms": ["Zeta"],
+        "vms_without_host": ["lost01"],
+        "pinned_vms": ["lost01"],
+    }
+    assert [group["vms"] for group in fleet["groups"]] == [["legacy01", "Zeta"], ["legacy01", "web01", "Zeta"], ["Zeta"]]
+
+
+def test_a_vm_that_fits_only_its_own_host_is_pinned():
+    hosts = {"a": [vec(1, SUBSET, 3)], "b": [vec(1, SUBSET, 1)]}
+    fleet = fleet_report({"hosts": hosts, "vms": {"big": {"host": "a", "vectors": [vec(1, SUBSET, 3)]}}})
+    assert fleet["summary"]["pinned_vms"] == ["big"] and fleet["summary"]["vms_without_host"] == []
+
+
+def test_hosts_sharing_no_vector_have_an_empty_baseline_and_no_vm_roams():
+    fleet = fleet_report({"hosts": {"a": [vec(1, SUBSET, 3)], "b": [vec(2, SUBSET, 3)]},
+                          "vms": {"vm": [vec(1, SUBSET, 1)]}})
+    assert fleet["baseline"] == [] and fleet["summary"]["roaming_vms"] == []
+
+
+def test_an_empty_fleet_of_vms_still_reports_the_hosts():
+    fleet = fleet_report({"hosts": {"a": GEN1}, "vms": {}})
+    assert fleet["vms"] == [] and fleet["summary"]["pairs"] == 0 and fleet["groups"][0]["vms"] == []
+
+
+@pytest.mark.parametrize(
+    ("fleet", "message"),
+    [
+        ([], "fleet: expected a mapping with 'hosts' and 'vms'"),
+        ({"hosts": {}}, "fleet: expected a mapping with 'hosts' and 'vms'"),
+        ({"hosts": {}, "vms": {}}, "fleet.hosts: is empty"),
+        ({"hosts": ["a"], "vms": {}}, "fleet.hosts: expected a mapping of name to vectors, got list"),
+        ({"hosts": {"a": GEN1}, "vms": {"x": {"host": "a"}}}, "fleet.vms['x']: has no 'vectors'"),
+        ({"hosts": {"a": GEN1}, "vms": {1: GEN1}}, "fleet.vms: key 1 is not a string name"),
+        ({"hosts": {"a": GEN1}, "vms": {"x": [vec(1, 2, -1)]}}, "fleet.vms['x'].vectors[0].compatibility_info: -1 is negative"),
+        ({"hosts": {"a": None}, "vms": {}}, "fleet.hosts['a'].vectors: is null"),
+    ],
+)
+def test_bad_input_is_an_error_naming_where(fleet, message):
+    with pytest.raises(VectorInputError) as error:
+        fleet_report(fleet)
+    assert str(error.value).startswith(message)
+
+
+def test_compat_groups_names_bad_input():
+    with pytest.raises(VectorInputError, match=r"^hosts\['a'\]\[0\]: missing 'vector_id'"):
+        compat_groups({"a": [{}]})

@@ -29,6 +29,8 @@ ARGUMENT_SPEC = {
     "timeout": {"type": "int", "default": 600},
     "poll_interval": {"type": "float", "default": 1.0},
     "expected_state": {"type": "int"},
+    "limit_wait": {"type": "int", "default": 0},
+    "limit_poll": {"type": "float", "default": 5.0},
     **HOST_ARGUMENT_SPEC,
 }
 
@@ -41,10 +43,12 @@ class ActionModule(HyperVAction):
             raise AnsibleActionFail("migration_type live_and_storage needs destination_path, where the VM's files go")
         if args["timeout"] < 1 or args["poll_interval"] <= 0:
             raise AnsibleActionFail("timeout must be at least 1 second and poll_interval positive")
+        if args["limit_wait"] < 0 or args["limit_poll"] <= 0:
+            raise AnsibleActionFail("limit_wait must be 0 or more seconds and limit_poll positive")
         request = MoveRequest(
             vm=args["vm"], destination_host=args["destination_host"], migration_type=args["migration_type"],
             destination_path=args["destination_path"], timeout_s=args["timeout"], poll_interval_s=args["poll_interval"],
-            expected_state=args["expected_state"],
+            expected_state=args["expected_state"], limit_wait_s=args["limit_wait"], limit_poll_s=args["limit_poll"],
         )
         with HostSession.for_task(self, task_vars, args) as source, \
                 HostSession.for_inventory_host(self, task_vars, args["destination"], args["namespace"]) as destination:

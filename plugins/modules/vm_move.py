@@ -19,6 +19,11 @@ description:
   - Idempotent. A VM already on the destination is reported V(ok), not changed.
   - The migration request is sent once. After a transport failure it asks the hosts which job runs for the VM and
     where the VM is, and reports that; it never sends the request again.
+  - One answer is waited out and the request sent again, within O(limit_wait) seconds - Hyper-V refusing the request
+    because the source or the destination already runs as many live migrations as it allows
+    (C(MaximumActiveVirtualSystemMigration); the job ends at 0% with "The migration limit of N was reached").
+    Gates running in parallel can all see a free slot and race for it. Before each new request the source must still
+    hold the VM with no migration job running for it, so a refused request is never followed by a second migration.
 options:
   vm:
     description: The VM's name or id (GUID). A name several VMs share is an error; use the id.
@@ -57,6 +62,21 @@ options:
       - The VM's C(EnabledState) when the decision to move it was made. If the VM is in another state now, nothing
         moves and the task fails, since the decision may no longer hold.
     type: int
+  limit_wait:
+    description:
+      - Seconds to keep asking when Hyper-V refuses the migration because the source or the destination is at its
+        limit of concurrent live migrations. Every O(limit_poll) seconds the request is sent again, once the source
+        confirms the VM is still there and no migration job runs for it. V(0) fails at the first refusal.
+      - Only that refusal is retried. A request whose reply was lost is never sent again, and any other failed job
+        fails the task.
+    type: int
+    default: 0
+  limit_poll:
+    description:
+      - Seconds between two requests while O(limit_wait) lasts; each wait is stretched by up to a quarter at random,
+        so that gates waiting for the same host do not all ask at the same moment.
+    type: float
+    default: 5.0
 extends_documentation_fragment:
   - vmgate.hyperv.namespace
   - vmgate.hyperv.winrm
@@ -87,6 +107,14 @@ EXAMPLES = r"""
     destination_path: D:\Hyper-V\web01
     timeout: 3600
   delegate_to: hv01
+
+- name: Move web01; if hv02 is at its live-migration limit, ask again every 10 s for up to 5 minutes
+  vmgate.hyperv.vm_move:
+    vm: web01
+    destination: hv02
+    limit_wait: 300
+    limit_poll: 10
+  delegate_to: hv01
 """
 
 RETURN = r"""
@@ -103,7 +131,7 @@ job_id:
   returned: success
   type: str
 duration:
-  description: Seconds from the request to the confirmation.
+  description: Seconds from the request Hyper-V accepted to the confirmation.
   returned: success
   type: float
 progress:
@@ -120,4 +148,12 @@ final:
   description: Where the VM is afterwards (C(host), the inventory name) and its C(state) and C(state_name).
   returned: success
   type: dict
+limit_refusals:
+  description: How many requests Hyper-V refused because a host was at its live-migration limit before one was accepted.
+  returned: success
+  type: int
+limit_waited:
+  description: Seconds from the first such refusal to the request that was accepted (V(0) without a refusal).
+  returned: success
+  type: float
 """

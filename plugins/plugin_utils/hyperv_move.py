@@ -5,11 +5,19 @@
 The request is sent once. After any failure that leaves its fate unknown (a dropped connection, a
 job that vanished), the hosts are asked what happened: which job runs for the VM, and where the VM
 is. The answer is what gets reported; nothing is re-sent.
+
+One refusal is retried, within `limit_wait`: Hyper-V answered the request with a job that ended at
+0 % because a host was at its limit of concurrent live migrations ("The migration limit of N was
+reached"). Parallel gates can both see a free slot and race for it; the loser gets that refusal.
+It is provably not a started migration: the reply arrived, the job is over, and before sending
+again the source is asked whether the VM is still there with no migration job running for it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import random
+import re
 import time
 import typing as t
 
@@ -36,6 +44,9 @@ JOB_STATES = {2: "New", 3: "Starting", 4: "Running", 5: "Suspended", 6: "Shuttin
               8: "Terminated", 9: "Killed", 10: "Exception", 32768: "Completed with warnings"}
 RUNNING_JOB_STATES = frozenset((2, 3, 4, 5, 6))
 SUCCEEDED = frozenset((7, 32768))
+# The error text of a migration refused because the source or the destination runs as many live migrations as
+# MaximumActiveVirtualSystemMigration allows ("The migration limit of 2 was reached on 'HV02' ...").
+LIMIT_REACHED = re.compile(r"\bmigration limit (?:of )?\d+ (?:was|has been) reached\b", re.IGNORECASE)
 
 
 class MoveFailed(HyperVError):
@@ -51,6 +62,8 @@ class MoveRequest:
     timeout_s: float = 600.0
     poll_interval_s: float = 1.0
     expected_state: int | None = None
+    limit_wait_s: float = 0.0  # after a refusal for a host's migration limit, send again for up to this long
+    limit_poll_s: float = 5.0  # waiting this long (plus up to a quarter, so waiting gates do not race in step)
 
 
 @dataclasses.dataclass
@@ -62,6 +75,8 @@ class MoveReport:
     vm: dict[str, t.Any] = dataclasses.field(default_factory=dict)
     final: dict[str, t.Any] = dataclasses.field(default_factory=dict)
     msg: str = ""
+    limit_refusals: int = 0  # requests Hyper-V refused because a host was at its migration limit
+    limit_waited: float = 0.0  # seconds from the first such refusal to the request that was accepted
 
 
 def state_name(state: t.Any) -> str | None:
@@ -73,10 +88,10 @@ class Mover:
 
     def __init__(self, source: HyperVHost, destination: HyperVHost, source_name: str, destination_name: str,
                  *, say: t.Callable[[str], None] = lambda _text: None, clock: t.Callable[[], float] = time.monotonic,
-                 sleep: t.Callable[[float], None] = time.sleep):
+                 sleep: t.Callable[[float], None] = time.sleep, jitter: t.Callable[[], float] = random.random):
         self.source, self.destination = source, destination
         self.source_name, self.destination_name = source_name, destination_name
-        self.say, self.clock, self.sleep = say, clock, sleep
+        self.say, self.clock, self.sleep, self.jitter = say, clock, sleep, jitter
 
     def move(self, request: MoveRequest, check_mode: bool) -> MoveReport:
         report = MoveReport()
@@ -101,12 +116,23 @@ class Mover:
             report.msg = f"{label} would move from {self.source_name} to {self.destination_name} ({destination_host})."
             report.final = {"host": self.source_name, "state": state, "state_name": state_name(state)}
             return report
-        started = self.clock()
-        job_ref = self._start(vm, request, destination_host, listeners, label)
-        report.changed = True
-        if job_ref is not None:
+        first_refusal = None
+        while True:
+            started = self.clock()
+            job_ref = self._start(vm, request, destination_host, listeners, label)
+            report.changed = True
+            if job_ref is None:
+                break
             report.job_id = job_ref.selectors.get("InstanceID")
-            self._follow(job_ref, vm, request, report, label, started)
+            report.progress = []
+            failed = self._follow(job_ref, request, report, label, started)
+            if failed is None:
+                break
+            first_refusal = started if first_refusal is None else first_refusal
+            if not self._send_again(failed, vm, request, report, label, first_refusal):
+                raise MoveFailed(f"{self._job_failure(failed, label)}. {self._whereabouts(vm, label)}"
+                                 f"{self._limit_advice(failed, request, report)}")
+        report.limit_waited = round(started - first_refusal, 3) if first_refusal is not None else 0.0
         report.duration = round(self.clock() - started, 3)
         self._confirm(vm, state, report, label)
         return report
@@ -175,9 +201,9 @@ class Mover:
             "request did not take effect. The migration was not sent again; run the task again when the host is reachable."
         )
 
-    def _follow(self, reference: EndpointReference, vm: dict[str, t.Any], request: MoveRequest, report: MoveReport,
-                label: str, started: float) -> None:
-        """Poll the job until it ends or the timeout passes; record progress."""
+    def _follow(self, reference: EndpointReference, request: MoveRequest, report: MoveReport,
+                label: str, started: float) -> dict[str, t.Any] | None:
+        """Poll the job until it ends or the timeout passes; record progress. Returns the job when it failed."""
         last_percent = None
         while True:
             try:
@@ -186,7 +212,7 @@ class Mover:
             except StepFailed as exc:
                 if not _job_gone(exc.cause):
                     raise
-                return  # deleted on completion: where the VM is tells the outcome (_confirm)
+                return None  # deleted on completion: where the VM is tells the outcome (_confirm)
             percent, job_state = job.get("PercentComplete"), job.get("JobState")
             elapsed = round(self.clock() - started, 3)
             if percent != last_percent:
@@ -194,9 +220,9 @@ class Mover:
                 self.say(f"{label}: migration to {self.destination_name} {percent}% ({JOB_STATES.get(job_state, job_state)})")
                 last_percent = percent
             if job_state in SUCCEEDED and not job.get("ErrorCode"):
-                return
+                return None
             if job_state not in RUNNING_JOB_STATES:
-                raise MoveFailed(f"{self._job_failure(job, label)}. {self._whereabouts(vm, label)}")
+                return job
             if elapsed >= request.timeout_s:
                 raise MoveFailed(
                     f"migration job {report.job_id} of {label} still runs after {request.timeout_s:g} s "
@@ -205,10 +231,51 @@ class Mover:
                 )
             self.sleep(request.poll_interval_s)
 
+    def _send_again(self, job: dict[str, t.Any], vm: dict[str, t.Any], request: MoveRequest, report: MoveReport,
+                    label: str, first_refusal: float) -> bool:
+        """After a refusal for a host's migration limit: wait, and say whether the request may be sent again.
+
+        Only when the time left in limit_wait allows, and when the source still holds the VM with no migration
+        job running for it: then the refused request provably moved nothing, and a new one cannot make a second.
+        """
+        if not refused_for_limit(job):
+            return False
+        left = first_refusal + request.limit_wait_s - self.clock()
+        if left <= 0:
+            return False
+        pause = min(left, request.limit_poll_s * (1 + self.jitter() / 4))
+        report.limit_refusals += 1
+        self.say(f"{label}: {_error_text(job)}; sending the request again in {pause:.1f} s "
+                 f"(refusal {report.limit_refusals}, limit_wait {request.limit_wait_s:g} s)")
+        self.sleep(pause)
+        with step(f"checking that {label} is still on the source before sending its migration again"):
+            still_here = self.source.find_vm(vm["Name"])
+            running = [one for one in self.source.migration_jobs(vm["Name"]) if one.get("JobState") in RUNNING_JOB_STATES]
+        if still_here is None or running:
+            raise MoveFailed(
+                f"{label} was refused a migration slot, and while it waited "
+                + (f"a migration job ({running[-1].get('InstanceID')}) started for it on {self.source_name}" if running
+                   else f"it left {self.source_name}")
+                + "; someone else is moving it, so the gate does not send its request again. Check where it is and gate it again."
+            )
+        return True
+
+    @staticmethod
+    def _limit_advice(job: dict[str, t.Any], request: MoveRequest, report: MoveReport) -> str:
+        """What to do about a migration still refused for a host's limit."""
+        if not refused_for_limit(job):
+            return ""
+        if request.limit_wait_s <= 0:
+            return (" Nothing was moved. Run again when a slot is free, raise the limit (Set-VMHost "
+                    "-MaximumVirtualMachineMigrations), or let vm_move wait for a slot (limit_wait).")
+        return (f" Hyper-V refused the request {report.limit_refusals + 1} times for a host's migration limit within "
+                f"limit_wait ({request.limit_wait_s:g} s); nothing was moved. Run again when a slot is free, or raise the "
+                "limit (Set-VMHost -MaximumVirtualMachineMigrations).")
+
     @staticmethod
     def _job_failure(job: dict[str, t.Any], label: str) -> str:
         code = job.get("ErrorCode")
-        description = str(job.get("ErrorDescription") or job.get("ErrorSummaryDescription") or "no description").rstrip(". ")
+        description = _error_text(job)
         return (
             f"the migration job of {label} ended {JOB_STATES.get(job.get('JobState'), job.get('JobState'))} with "
             f"ErrorCode {code} ({return_code_name(code) if code is not None else 'none'}): {description}"
@@ -241,6 +308,16 @@ class Mover:
                 f"{state_name(state_before)} ({state_before}) before the move. Check it there."
             )
         report.msg = f"{label} moved from {self.source_name} to {self.destination_name} in {report.duration:g} s."
+
+
+def _error_text(job: dict[str, t.Any]) -> str:
+    return str(job.get("ErrorDescription") or job.get("ErrorSummaryDescription") or "no description").rstrip(". ")
+
+
+def refused_for_limit(job: dict[str, t.Any]) -> bool:
+    """A job that ended, at 0 %, because a host was at its concurrent live-migration limit: nothing was transferred."""
+    return (job.get("JobState") not in RUNNING_JOB_STATES and job.get("JobState") not in SUCCEEDED
+            and not job.get("PercentComplete") and bool(LIMIT_REACHED.search(_error_text(job))))
 
 
 def _job_gone(exc: Exception) -> bool:

@@ -242,6 +242,40 @@ class Simulator:
         name = self.lab.host(host).name if host else None
         return [job for job in self.lab.snapshot()['jobs'] if name is None or job['source'] == name]
 
+    def peak_migrations(self) -> dict[str, int]:
+        """The most live migrations each host ran at once so far: its baseline plus the overlap of the jobs touching it.
+
+        Exact, from each job's start and end on the lab clock. A job refused at submission (ended as it started)
+        never ran; phantom migrations (inject migration_limit) are not counted.
+        """
+        with self.lab.lock:
+            self.lab.tick()
+            now = self.lab.clock()
+            events: dict[str, list[tuple[float, int]]] = {name: [] for name in self.lab.hosts}
+            for job in self.lab.jobs.values():
+                end = job.finished if job.finished is not None else now
+                if end > job.started:
+                    for name in {job.source, job.destination} & set(events):
+                        events[name] += [(job.started, 1), (end, -1)]
+            peaks = {}
+            for name, items in events.items():
+                level = peak = 0
+                for _when, change in sorted(items):  # at one instant an end comes first: it frees the slot a start takes
+                    level += change
+                    peak = max(peak, level)
+                peaks[name] = self.lab.hosts[name].migration.active_vm + peak
+            return peaks
+
+    def migration_requests(self) -> dict[str, list[dict[str, Any]]]:
+        """Every MigrateVirtualSystemToHost that made a job, per VM GUID, oldest first (as in jobs())."""
+        with self.lab.lock:
+            order = [job.instance_id for job in sorted(self.lab.jobs.values(), key=lambda job: job.started)]
+            jobs = {job['id']: job for job in self.jobs()}
+        requests: dict[str, list[dict[str, Any]]] = {}
+        for job_id in order:
+            requests.setdefault(jobs[job_id]['vm'], []).append(jobs[job_id])
+        return requests
+
     def wait_for_job(self, job_id: str, timeout: float = 10.0) -> dict[str, Any]:
         """Block until a job is no longer running (bounded); returns its snapshot entry."""
         deadline = time.monotonic() + timeout

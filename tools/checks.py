@@ -94,6 +94,23 @@ def setup() -> None:
         STAMP.write_text(digest + '\n', encoding='utf-8')
     link_collection()
     install_get_pip()
+    install_chromium()
+
+
+def install_chromium() -> None:
+    """Headless Chromium for the fleet report's rendering test (Debian's chromium), installed when apt can."""
+    if shutil.which('chromium'):
+        return
+    apt = shutil.which('apt-get')
+    if not apt or os.geteuid() != 0:
+        print('chromium is missing and apt-get (as root) is not available: the fleet report screenshot test will be skipped.')
+        return
+    print('Installing chromium with apt-get, for the fleet report screenshot test ...')
+    env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
+    install = [apt, 'install', '-y', '-q', 'chromium']
+    if subprocess.run(install, check=False, env=env).returncode:  # an image without package lists
+        subprocess.run([apt, 'update', '-q'], check=False, env=env)
+        subprocess.run(install, check=False, env=env)
 
 
 def link_collection() -> None:

@@ -17,6 +17,9 @@ from pathlib import Path
 TOOLS = Path(__file__).resolve().parent.parent / 'tools'
 if TOOLS.is_dir():  # absent from a built collection artifact (galaxy.yml build_ignore)
     sys.path.insert(0, str(TOOLS))
+# hvsim for the tests that run against it; ansible-test units imports test modules as ansible_collections.*
+# and so, unlike pytest's default import mode, never puts tests/ on sys.path itself.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def pytest_configure():

@@ -25,9 +25,10 @@ BUILD = ROOT / 'build'
 COLLECTIONS = BUILD / 'collections'  # ANSIBLE_COLLECTIONS_PATH for playbooks and tests
 COLLECTION_LINK = COLLECTIONS / 'ansible_collections' / 'vmgate' / 'hyperv'
 # ansible-test insists on running from .../ansible_collections/<ns>/<name> and resolves symlinks,
-# so sanity runs on a real copy rather than through COLLECTION_LINK.
+# so sanity and units run on real copies rather than through COLLECTION_LINK; one each, because
+# xdist runs them at the same time.
 SANITY_BASE = BUILD / 'sanity'
-SANITY_ROOT = SANITY_BASE / 'ansible_collections' / 'vmgate' / 'hyperv'
+UNITS_BASE = BUILD / 'units'
 
 # pslint needs PowerShell; every other sanity test runs locally without containers.
 SANITY_SKIP = ('pslint',)
@@ -157,20 +158,21 @@ def shipped_files() -> list[str]:
     return sorted({name for name in listing.split('\0') if name})
 
 
-def stage_collection() -> Path:
-    """Fresh copy of the shipped files at build/sanity/ansible_collections/vmgate/hyperv."""
-    shutil.rmtree(SANITY_BASE, ignore_errors=True)
+def stage_collection(base: Path) -> Path:
+    """Fresh copy of the shipped files at <base>/ansible_collections/vmgate/hyperv; returns that directory."""
+    shutil.rmtree(base, ignore_errors=True)
+    root = base / 'ansible_collections' / 'vmgate' / 'hyperv'
     for name in shipped_files():
         source = ROOT / name
         if not source.exists() and not source.is_symlink():
             continue  # deleted in the worktree but still in the index
-        target = SANITY_ROOT / name
+        target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target, follow_symlinks=False)  # keeps the executable bit
     # ansible-test lists files with git from the nearest .git upwards; without one here it would use
     # the outer checkout, where build/ is ignored, and find nothing. Untracked files are enough.
-    subprocess.run(['git', 'init', '--quiet', str(SANITY_ROOT)], check=True)
-    return SANITY_ROOT
+    subprocess.run(['git', 'init', '--quiet', str(root)], check=True)
+    return root
 
 
 def venv_python_version() -> str:
@@ -184,13 +186,28 @@ def venv_python_version() -> str:
 
 def sanity(*extra: str, capture: bool = False) -> subprocess.CompletedProcess:
     """ansible-test sanity on a staged copy, for the venv's Python only (other pythons may be broken shims)."""
-    root = stage_collection()
-    cmd = ['ansible-test', 'sanity', '--color', 'no', '--python', venv_python_version()]
+    cmd = ['sanity', '--color', 'no', '--python', venv_python_version()]
     for test in SANITY_SKIP:
         cmd += ['--skip-test', test]
+    return ansible_test(SANITY_BASE, cmd + list(extra), capture=capture)
+
+
+def units(*extra: str, capture: bool = False) -> subprocess.CompletedProcess:
+    """ansible-test units over tests/unit on a staged copy, with the venv's Python and its installed pytest.
+
+    No --requirements: the venv already has what units.txt lists that the tests use (pytest, pytest-xdist,
+    pyyaml), and ansible-test would otherwise pip-install into it. Two workers: the machine has two cores.
+    """
+    cmd = ['units', '--color', 'no', '--python', venv_python_version(), '--num-workers', '2']
+    return ansible_test(UNITS_BASE, cmd + list(extra), capture=capture)
+
+
+def ansible_test(base: Path, args: list[str], *, capture: bool) -> subprocess.CompletedProcess:
+    """ansible-test <args> from a fresh staged copy of the collection under base."""
+    root = stage_collection(base)
     env = environment()
     env.pop('ANSIBLE_COLLECTIONS_PATH')  # ansible-test sets up its own view of the collection
-    return run(cmd + list(extra), cwd=root, env=env, capture=capture)
+    return run(['ansible-test', *args], cwd=root, env=env, capture=capture)
 
 
 def lint(*extra: str, capture: bool = False) -> subprocess.CompletedProcess:

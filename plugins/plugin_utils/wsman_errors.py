@@ -101,8 +101,9 @@ def fault_from_envelope(root: ET.Element, *, endpoint: str, http_status: int | N
         if wmi_error is not None:
             wmi_code = _int(wmi_error.findtext("e:error_Code", namespaces=NS))
             wmi_message = (wmi_error.findtext("e:Message", default="", namespaces=NS) or "").strip()
-    parts = [part for part in (reason, wmi_message) if part]
-    message = " ".join(parts) or "no message in the fault"
+    # WMI providers often repeat the fault's reason as MSFT_WmiError.Message: say it once.
+    parts = [reason] + ([wmi_message] if wmi_message and wmi_message not in reason else [])
+    message = " ".join(part for part in parts if part) or "no message in the fault"
     codes = ", ".join(
         label for label in (
             subcode and f"w:{subcode}",

@@ -55,6 +55,16 @@ def test_offline_from_the_sample_facts(fleet_report):
     assert json.loads(report["facts"])["vms"]["web01"]["host"] == "hv-gen2-a"
 
 
+def test_check_mode_writes_nothing_and_bad_facts_are_named(run_playbook, tmp_path):
+    result = run_playbook(PLAYBOOK, "--check", "-e", f"report_dir={tmp_path / 'report'}", "-e", f"facts_file={SAMPLE_FACTS}")
+    assert result.returncode == 0, result.stdout
+    assert "3 VMs x 4 hosts: 8 of 12 pairs compatible" in result.stdout and not (tmp_path / "report").exists()
+
+    (tmp_path / "bad.json").write_text(json.dumps({"hosts": {"hv01": [{"vector_id": 1}]}, "vms": {}}))
+    result = run_playbook(PLAYBOOK, "-e", f"report_dir={tmp_path / 'report'}", "-e", f"facts_file={tmp_path / 'bad.json'}")
+    assert result.returncode == 2 and "fleet.hosts['hv01'].vectors[0]: missing 'compare_operation'" in result.stdout
+
+
 def test_host_and_vm_text_is_escaped(fleet_report, tmp_path):
     facts = yaml.safe_load(SAMPLE_FACTS.read_text(encoding="utf-8"))
     facts["sample_hosts"]["hv<b>&amp;"] = facts["sample_hosts"].pop("hv-gen1-b")

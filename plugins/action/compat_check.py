@@ -7,7 +7,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 from ansible.utils.display import Display
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils import hyperv_checks
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils import hyperv_checks, hyperv_facts, migration_service
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.failures import step
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.host_session import HostSession
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_action import HyperVAction
@@ -37,23 +37,31 @@ class ActionModule(HyperVAction):
                 f"it lacks {', '.join(missing)}"
             )
         label = f"VM {vm.get('name') or vm['id']!r}"
+        migratable = None
         with HostSession.for_task(self, task_vars, args) as destination:
             known = _recorded_host(task_vars, destination.label, args["namespace"])
             blob, destination_host, listeners = destination.run(
                 lambda api: self._destination_checks(api, vm, args, label, known))
-        migratable = None
-        if args["source"]:
-            with HostSession.for_inventory_host(self, task_vars, args["source"], args["namespace"]) as source:
-                source_known = _recorded_host(task_vars, args["source"], args["namespace"])
-                migratable = source.run(
-                    lambda api: self._source_check(api, vm, destination_host, listeners, args, label, source_known))
-        reasons = blob["reasons"] + (migratable["reasons"] if migratable else [])
+            details = [_detail(destination.label, "destination", text) for text in blob["reasons"]]
+            if args["source"]:
+                with HostSession.for_inventory_host(self, task_vars, args["source"], args["namespace"]) as source:
+                    source_known = _recorded_host(task_vars, args["source"], args["namespace"])
+                    migratable = source.run(
+                        lambda api: self._source_check(api, vm, destination_host, listeners, args, label, source_known))
+                    if migratable["return_value"] == 0:  # "not migratable": to this destination, by compatibility
+                        refusal = [_detail(destination.label, "destination", text) for text in migratable["reasons"]]
+                    else:
+                        refusal = _explain_refusal(source, destination) or [
+                            _detail(source.label, "source", text) for text in migratable["reasons"]]
+                    details += refusal
+        reasons = [detail["message"] for detail in details]
         for warning in blob["warnings"]:  # shown at the end of the run, as Ansible shows warnings
             display.warning(f"{destination_host}: {warning}")
         return {
             "changed": False,
             "compatible": not reasons,
             "reasons": reasons,
+            "reason_details": details,
             "compatibility_warnings": blob["warnings"],
             "checks": {"blob": {k: blob[k] for k in ("return_value", "return_name")}, "migratable": migratable},
             "destination_host": destination_host,
@@ -78,6 +86,28 @@ class ActionModule(HyperVAction):
         with step(f"asking the source whether {label} can migrate (CheckVirtualSystemIsMigratableToHost)"):
             system = {"Name": vm["id"], "CreationClassName": "Msvm_ComputerSystem"}
             return hyperv_checks.check_migratable(api, system, destination_host, args["migration_type"], listeners)
+
+
+def _detail(host, role, message):
+    return {"host": host, "role": role, "check": "Hyper-V", "message": message}
+
+
+def _explain_refusal(source, destination):
+    """The pre-check refused without saying why: read both migration services and say it, when they show it.
+
+    Only on this path, so that an allowed move pays nothing for it. Reading them may fail too: then, or when
+    they show nothing wrong, the pre-check's own refusal stands as the reason (an empty list here).
+    """
+    found = []
+    for session, role in ((source, "source"), (destination, "destination")):
+        try:
+            service = session.run(
+                lambda api: hyperv_facts.migration_service_facts(api.migration_service(), api.migration_settings()))
+        except AnsibleActionFail as exc:
+            display.vvv(f"{session.label}: could not read the migration service to explain the pre-check: {exc}")
+            continue
+        found += migration_service.service_reasons(service, session.label, role)
+    return found
 
 
 def _recorded_host(task_vars, host, namespace):

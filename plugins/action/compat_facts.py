@@ -14,6 +14,7 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_options import
 ARGUMENT_SPEC = {
     "vms": {"type": "raw"},
     "include_blob": {"type": "bool", "default": False},
+    "gather_subset": {"type": "list", "elements": "str", "default": ["all"]},
     **HOST_ARGUMENT_SPEC,
 }
 
@@ -33,8 +34,12 @@ class ActionModule(HyperVAction):
 
     def work(self, args, task_vars):
         vms = requested_vms(args["vms"])
+        try:
+            subset = hyperv_facts.resolve_subset(args["gather_subset"])
+        except ValueError as exc:
+            raise AnsibleActionFail(str(exc)) from None
         with HostSession.for_task(self, task_vars, args) as session:
             facts = session.run(
-                lambda api: hyperv_facts.gather(api, vms, args["include_blob"], where=session.label)
+                lambda api: hyperv_facts.gather(api, vms, args["include_blob"], where=session.label, subset=subset)
             )
         return {"changed": False, "ansible_facts": {"hyperv_compat": facts}}

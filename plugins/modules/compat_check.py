@@ -17,7 +17,10 @@ description:
     O(vmgate.hyperv.compat_facts#module:include_blob=true). Hyper-V can report reasons there that the vectors do
     not show, such as a configuration version the destination does not run.
   - On the source, when O(source) is given, C(CheckVirtualSystemIsMigratableToHost) for the VM and this
-    destination.
+    destination. Hyper-V refuses it when live migration is off on either host, the destination has no migration
+    network, a host is at its limit of simultaneous migrations, or the VM's state does not allow it. It returns only
+    a code, so on a refusal the module reads both hosts' migration services and names the cause. An allowed move
+    pays nothing for that.
   - Neither check is a guarantee; the move itself can still fail, and M(vmgate.hyperv.vm_move) reports it.
   - When the run has gathered M(vmgate.hyperv.compat_facts) for a host (with C(delegate_facts) when delegated), the
     recorded migration service spares reading it again; recorded keys that went stale only cost a retry.
@@ -78,10 +81,32 @@ compatible:
   returned: success
   type: bool
 reasons:
-  description: Every blocking reason, as Hyper-V worded it.
+  description: >-
+    Every blocking reason, as Hyper-V worded it. When the pre-check refused, the causes read from the migration
+    services are given, or the refusal itself when they show none.
   returned: success
   type: list
   elements: str
+reason_details:
+  description: The same reasons with where each one comes from.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    host:
+      description: The inventory name of the host the reason is about.
+      type: str
+    role:
+      description: V(source) or V(destination).
+      type: str
+    check:
+      description: >-
+        V(Hyper-V) for Hyper-V's own words. V(migration service) or V(migration limit) for a cause read to explain a
+        refusal of the pre-check.
+      type: str
+    message:
+      description: The reason.
+      type: str
 compatibility_warnings:
   description:
     - Reasons that came with a success code, such as a device that will be left behind. They are also shown as

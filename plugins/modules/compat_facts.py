@@ -17,10 +17,9 @@ description:
     name, state, configuration version and compatibility vectors.
   - Run it against the Hyper-V hosts of the inventory, for example in a play with C(hosts=hyperv). It uses each host's own
     winrm or psrp connection settings and credentials; nothing is executed on the host.
-  - Its cost is fixed. Two enumerations (the migration service and its settings), two more when VMs are asked
-    for (their computer systems and their settings, where Hyper-V keeps the configuration version), then one
-    method call per system whose vectors are read (the host and each VM), plus one per VM when O(include_blob)
-    is set. It never enumerates once per VM.
+  - Its cost is fixed and never grows with a per-VM enumeration. One enumeration for the migration service, one for
+    the VMs when VMs are asked for, one method call per VM for its vectors and one more per VM when O(include_blob)
+    is set. Each optional part of O(gather_subset) costs one request more per host.
 options:
   vms:
     description:
@@ -34,6 +33,18 @@ options:
         M(vmgate.hyperv.compat_check) hands to a destination host to check.
     type: bool
     default: false
+  gather_subset:
+    description:
+      - The optional parts to read, each one request per host. V(host_vectors) is the host's own compatibility
+        vectors, which a host needs when it is a destination. V(migration_settings) is whether live migration is
+        enabled and the limits on simultaneous migrations. V(configuration_versions) is the VMs' configuration versions.
+      - V(all) reads every part and V(min) none. A name that starts with V(!) leaves that part out, and a list of
+        such exclusions alone starts from V(all). This follows the rules of C(ansible.builtin.setup).
+      - The migration service, and the VMs asked for with their state and vectors, are always read.
+      - A part left out is reported as null. For example, C(live_migration_enabled) is null, which means unknown, not off.
+    type: list
+    elements: str
+    default: [all]
 extends_documentation_fragment:
   - vmgate.hyperv.namespace
   - vmgate.hyperv.read_only
@@ -54,6 +65,12 @@ EXAMPLES = r"""
   vmgate.hyperv.compat_facts:
     vms: all
     namespace: root/HyperVCluster/v2
+
+- name: Read only what a migration source needs (the VM's vectors and blob, and the service to call)
+  vmgate.hyperv.compat_facts:
+    vms: [web01]
+    include_blob: true
+    gather_subset: [min]
 
 - name: Reach a host over HTTPS with a private CA
   vmgate.hyperv.compat_facts:
@@ -82,6 +99,11 @@ ansible_facts:
           description: When the facts were read (UTC, ISO 8601). Vectors change when a VM restarts, so old facts go stale.
           type: str
           sample: "2026-11-21T08:15:02+00:00"
+        gather_subset:
+          description: The optional parts that were read (see O(gather_subset)); what the others fill in is null.
+          type: list
+          elements: str
+          sample: [configuration_versions, host_vectors, migration_settings]
         host:
           description: The host.
           type: dict
@@ -99,7 +121,9 @@ ansible_facts:
               type: str
               sample: https://hv01.example.com:5986/wsman
             vectors:
-              description: The host's compatibility vectors (C(vector_id), C(compare_operation), C(compatibility_info)).
+              description: >-
+                The host's compatibility vectors (C(vector_id), C(compare_operation), C(compatibility_info)); null
+                unless O(gather_subset) includes V(host_vectors).
               type: list
               elements: dict
             migration_service:
@@ -110,7 +134,9 @@ ansible_facts:
                   description: The service's C(EnabledState).
                   type: int
                 live_migration_enabled:
-                  description: C(EnableVirtualSystemMigration), whether the host accepts and sends live migrations.
+                  description: >-
+                    C(EnableVirtualSystemMigration), whether the host accepts and sends live migrations; null (unknown)
+                    unless O(gather_subset) includes V(migration_settings).
                   type: bool
                 listener_addresses:
                   description: C(MigrationServiceListenerIPAddressList), the addresses migrations arrive on.
@@ -123,10 +149,10 @@ ansible_facts:
                   description: Storage migrations in progress.
                   type: int
                 max_vm_migrations:
-                  description: The limit of simultaneous live migrations.
+                  description: The limit of simultaneous live migrations; null unless the settings were read.
                   type: int
                 max_storage_migrations:
-                  description: The limit of simultaneous storage migrations.
+                  description: The limit of simultaneous storage migrations; null unless the settings were read.
                   type: int
                 keys:
                   description: >-
@@ -151,7 +177,9 @@ ansible_facts:
               description: The state's name.
               type: str
             configuration_version:
-              description: The VM's configuration version, for example V(10.0).
+              description: >-
+                The VM's configuration version, for example V(10.0); null unless O(gather_subset) includes
+                V(configuration_versions).
               type: str
             vectors:
               description: The VM's compatibility vectors.

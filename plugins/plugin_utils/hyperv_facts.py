@@ -2,9 +2,11 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Assemble ansible_facts.hyperv_compat for one host: its vectors, migration service, and VMs.
 
-Cost: two enumerations (the migration service and its settings), two more when VMs are asked for
-(their Msvm_ComputerSystem, and their settings data for the configuration version), then one
-Invoke per system whose vectors are read (the host and each VM) and one per VM blob asked for.
+Cost with every part gathered: two enumerations (the migration service and its settings), two more
+when VMs are asked for (their Msvm_ComputerSystem, and their settings data for the configuration
+version), then one Invoke per system whose vectors are read (the host and each VM) and one per VM
+blob asked for. Each optional part left out (see SUBSETS) saves its request; what it would have
+filled in is None.
 """
 
 from __future__ import annotations
@@ -49,10 +51,36 @@ def select_vms(requested: list[str], candidates: list[dict[str, t.Any]], where: 
     return selected
 
 
-def migration_service_facts(service: dict[str, t.Any], settings: dict[str, t.Any]) -> dict[str, t.Any]:
+# The optional parts of the facts, each one request (per host, not per VM). Always read: the migration service
+# (its keys let every method be called) and the VMs asked for, with their vectors and state.
+SUBSETS = ("host_vectors", "migration_settings", "configuration_versions")
+
+
+def resolve_subset(requested: list[str]) -> frozenset[str]:
+    """Ansible's gather_subset rules: names, 'all', 'min' (none), '!name' to leave one out, applied in order;
+    a list of exclusions only starts from all."""
+    names = [str(item).strip() for item in requested]
+    chosen = set(SUBSETS) if all(name.startswith("!") for name in names) else set()
+    for name in names:
+        exclude = name.startswith("!")
+        base = name[1:] if exclude else name
+        parts = set(SUBSETS) if base == "all" else set() if base == "min" else {base}
+        if not parts <= set(SUBSETS):
+            raise ValueError(
+                f"gather_subset: {name!r} is not one of all, min, {', '.join(SUBSETS)} (each may start with '!')"
+            )
+        chosen = chosen - parts if exclude else chosen | parts
+    return frozenset(chosen)
+
+
+def migration_service_facts(service: dict[str, t.Any], settings: dict[str, t.Any] | None) -> dict[str, t.Any]:
+    """The service's state; the settings' fields are None when the settings were not read."""
+    read = settings is not None
+    settings = settings or {}
     return {
         "enabled_state": service.get("EnabledState"),
-        "live_migration_enabled": bool(settings.get("EnableVirtualSystemMigration")),
+        # read but unset counts as off (fail closed); None only means "not read"
+        "live_migration_enabled": bool(settings.get("EnableVirtualSystemMigration")) if read else None,
         "listener_addresses": service.get("MigrationServiceListenerIPAddressList") or [],
         "active_vm_migrations": service.get("ActiveVirtualSystemMigrationCount"),
         "active_storage_migrations": service.get("ActiveStorageMigrationCount"),
@@ -62,8 +90,9 @@ def migration_service_facts(service: dict[str, t.Any], settings: dict[str, t.Any
     }
 
 
-def gather(api: HyperVHost, vms: list[str] | str | None, include_blob: bool, where: str) -> dict[str, t.Any]:
-    """The hyperv_compat facts; `vms` is a list of names/ids, 'all', or None for none."""
+def gather(api: HyperVHost, vms: list[str] | str | None, include_blob: bool, where: str,
+           subset: frozenset[str] = frozenset(SUBSETS)) -> dict[str, t.Any]:
+    """The hyperv_compat facts; `vms` is a list of names/ids, 'all', or None for none; `subset` the optional parts."""
     requested = None if vms == "all" else list(vms or [])
     selected: list[dict[str, t.Any]] = []
     versions: dict[str, str | None] = {}
@@ -71,17 +100,23 @@ def gather(api: HyperVHost, vms: list[str] | str | None, include_blob: bool, whe
         with step("finding the requested VMs (Msvm_ComputerSystem)"):
             candidates = api.virtual_machines(requested)
             selected = candidates if requested is None else select_vms(requested, candidates, where)
-        with step("reading the VMs' configuration versions (Msvm_VirtualSystemSettingData)"):
-            versions = api.configuration_versions([str(vm.get("Name")) for vm in selected])
+        if "configuration_versions" in subset and selected:
+            with step("reading the VMs' configuration versions (Msvm_VirtualSystemSettingData)"):
+                versions = api.configuration_versions([str(vm.get("Name")) for vm in selected])
     with step("reading the migration service (Msvm_VirtualSystemMigrationService)"):
         host = api.host_reference()
         service = api.migration_service()
-    with step("reading the migration settings (Msvm_VirtualSystemMigrationServiceSettingData)"):
-        settings = api.migration_settings()
-    with step("reading the host's compatibility vectors"):
-        host_vectors = api.vectors(host)
+    settings = None
+    if "migration_settings" in subset:
+        with step("reading the migration settings (Msvm_VirtualSystemMigrationServiceSettingData)"):
+            settings = api.migration_settings()
+    host_vectors = None
+    if "host_vectors" in subset:
+        with step("reading the host's compatibility vectors"):
+            host_vectors = api.vectors(host)
     facts: dict[str, t.Any] = {
         "gathered_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "gather_subset": sorted(subset),
         "host": {
             "name": host.get("Name"),
             "namespace": api.namespace,

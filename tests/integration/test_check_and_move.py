@@ -86,6 +86,36 @@ def test_vector_mismatch_is_reported_by_hyperv_too(hvsim_lab, play):
     assert registered["check"]["checks"]["migratable"]["is_migratable"] is False
 
 
+def test_a_refused_precheck_is_explained_from_both_migration_services(hvsim_lab, play):
+    # legacy01's host HV-OLD-02 has live migration off: the pre-check says only "Invalid State".
+    result, registered = play(hvsim_lab, [gather_blob("legacy01", "HV-OLD-02"), check("HV-OLD-02", "HV-OLD-01")])
+    assert result.returncode == 0, result.stdout
+    verdict = registered["check"]
+    assert verdict["compatible"] is False and verdict["checks"]["migratable"]["return_value"] == 5
+    assert verdict["reason_details"] == [{
+        "host": "HV-OLD-02", "role": "source", "check": "migration service",
+        "message": "Live migration is turned off on the source HV-OLD-02, so it sends no live migrations "
+                   "(EnableVirtualSystemMigration is false). Turn it on there (Enable-VMMigration) and run again."}]
+    assert verdict["reasons"] == [detail["message"] for detail in verdict["reason_details"]]
+    settings_reads = "Enumerate:Msvm_VirtualSystemMigrationServiceSettingData"
+    assert hvsim_lab.counters("HV-OLD-02")[settings_reads] == 2  # gathered, then read again to explain
+    assert hvsim_lab.counters("HV-OLD-01")[settings_reads] == 1
+
+
+@pytest.mark.parametrize("unreadable", [False, True])
+def test_a_refusal_the_services_do_not_explain_keeps_the_precheck_words(hvsim_lab, play, unreadable):
+    gathered = gather_blob("web01", "HV-OLD-01")
+    hvsim_lab.set_vm_state("web01", 32770)  # Starting: the pre-check refuses the state, the services are fine
+    if unreadable:  # the explanation cannot be read: the refusal still stands, never a "compatible"
+        hvsim_lab.inject("HV-NEW-01", "wmi_fault", op="Enumerate:Msvm_VirtualSystemMigrationServiceSettingData", times=5)
+    result, registered = play(hvsim_lab, [gathered, check("HV-OLD-01", "HV-NEW-01")])
+    assert result.returncode == 0, result.stdout
+    verdict = registered["check"]
+    assert verdict["compatible"] is False
+    assert [(detail["host"], detail["check"]) for detail in verdict["reason_details"]] == [("HV-OLD-01", "Hyper-V")]
+    assert "CheckVirtualSystemIsMigratableToHost returned 5 (Invalid State)" in verdict["reasons"][0]
+
+
 def test_check_needs_the_blob(hvsim_lab, play):
     tasks = [{"name": "Gather without blob", "vmgate.hyperv.compat_facts": {"vms": ["web01"]},
               "delegate_to": "HV-OLD-01", "delegate_facts": True}, check("HV-OLD-01", "HV-NEW-01")]

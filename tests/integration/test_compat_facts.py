@@ -121,6 +121,43 @@ def test_host_only_costs_two_enumerations_and_one_invoke(hvsim_lab, gather):
     }
 
 
+@pytest.mark.parametrize("subset, parts", [
+    (["min"], []),
+    (["!host_vectors", "!configuration_versions"], ["migration_settings"]),
+    (["min", "host_vectors"], ["host_vectors"]),
+])
+def test_gather_subset_reads_only_the_parts_asked_for(hvsim_lab, gather, subset, parts):
+    hvsim_lab.reset_counters()
+    result, facts = gather(hvsim_lab, "HV-OLD-01", {"vms": ["web01"], "include_blob": True, "gather_subset": subset})
+    assert result.returncode == 0, result.stdout
+    assert facts["gather_subset"] == parts
+    counters = hvsim_lab.counters("HV-OLD-01")
+    always = {"Enumerate:Msvm_ComputerSystem": 1, "Enumerate:Msvm_VirtualSystemMigrationService": 1,
+              "Invoke:GetSystemCompatibilityInfo": 1}
+    assert {operation: counters.get(operation) for operation in always} == always
+    assert ("Enumerate:Msvm_VirtualSystemMigrationServiceSettingData" in counters) == ("migration_settings" in parts)
+    assert ("Enumerate:Msvm_VirtualSystemSettingData" in counters) == ("configuration_versions" in parts)
+    assert counters["Invoke:GetSystemCompatibilityVectors"] == 1 + ("host_vectors" in parts)  # the VM's, and the host's
+    service = facts["host"]["migration_service"]
+    if "migration_settings" in parts:
+        assert service["live_migration_enabled"] is True and service["max_vm_migrations"] == 2
+    else:  # unknown, not "off"
+        assert service["live_migration_enabled"] is None and service["max_vm_migrations"] is None
+    assert (facts["host"]["vectors"] is None) == ("host_vectors" not in parts)
+    web01 = facts["vms"][0]
+    assert web01["vectors"] and web01["compatibility_info"] and web01["state_name"] == "Running"
+    assert (web01["configuration_version"] is None) == ("configuration_versions" not in parts)
+
+
+def test_an_unknown_gather_subset_is_refused_before_any_request(hvsim_lab, gather):
+    hvsim_lab.reset_counters()
+    result, facts = gather(hvsim_lab, "HV-OLD-01", {"gather_subset": ["host_vectors", "!vms"]})
+    assert result.returncode != 0 and facts is None
+    assert "gather_subset: '!vms' is not one of all, min, host_vectors, migration_settings, configuration_versions" \
+        in task_failure(result)
+    assert hvsim_lab.request_count("HV-OLD-01") == 0
+
+
 def test_all_vms_ids_and_check_mode(hvsim_lab, gather):
     result, facts = gather(hvsim_lab, "HV-OLD-01", {"vms": "all"}, "--check")
     assert result.returncode == 0, result.stdout

@@ -109,7 +109,7 @@ def test_a_vector_mismatch_blocks_with_every_reason_per_host(hvsim_lab, gate):
     assert decision["verdict"] == "blocked" and decision["allowed"] is False and decision["moved"] is False
     assert reason_checks(decision, "HV-OLD-01")[:2] == ["vectors", "vectors"]
     assert decision["checks"]["vectors"]["HV-OLD-01"]["compatible"] is False
-    assert decision["checks"]["configuration_version"] == "10.0" and decision["state"] == "Running"
+    assert decision["state"] == "Running"  # the version is left to Hyper-V's checks: the gate does not read it
     assert hvsim_lab.where("db01") == "HV-NEW-01" and MIGRATE not in hvsim_lab.counters("HV-NEW-01")
 
 

@@ -10,6 +10,7 @@ is: malformed input must never turn into a verdict.
 
 from __future__ import annotations
 
+import math
 import re
 import typing as t
 from collections.abc import Mapping, Sequence
@@ -45,9 +46,41 @@ Profile = tuple[Vector, ...]
 
 
 def describe(value: t.Any) -> str:
-    """A value for an error message, cut short: input can be huge."""
-    text = repr(value)
+    """A value for an error message, cut short: input can be huge, or nested thousands deep."""
+    text = _outline(value, _SHOWN_LEVELS)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_SHOWN_LEVELS = 3  # nesting shown in a message; repr() of deeper input would raise RecursionError
+_SHOWN_ITEMS = 4
+_SHOWN_BITS = 1024  # larger integers are described by their size: str() refuses more than 4300 digits
+
+
+def _outline(value: t.Any, levels: int) -> str:
+    """repr() of the first items of the first levels, with '...' for the rest: bounded work, no recursion limit."""
+    if isinstance(value, (str, bytes)):
+        return repr(value[:64])
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int):
+        return repr(value) if value.bit_length() <= _SHOWN_BITS else f"<{'negative ' if value < 0 else ''}{value.bit_length()}-bit integer>"
+    if isinstance(value, Mapping):
+        if levels == 0:
+            return "{...}"
+        items = [f"{_outline(key, 0)}: {_outline(item, levels - 1)}" for key, item in _first(value.items())]
+        return "{" + ", ".join(items) + (", ..." if len(value) > _SHOWN_ITEMS else "") + "}"
+    if isinstance(value, Sequence):
+        brackets = "()" if isinstance(value, tuple) else "[]"
+        if levels == 0:
+            return brackets[0] + "..." + brackets[1]
+        items = [_outline(item, levels - 1) for item in _first(value)]
+        rest = ", ..." if len(value) > _SHOWN_ITEMS else "," if len(value) == 1 and brackets == "()" else ""
+        return brackets[0] + ", ".join(items) + rest + brackets[1]
+    return f"<{type(value).__name__}>"
+
+
+def _first(items: t.Iterable) -> list:
+    return [item for _index, item in zip(range(_SHOWN_ITEMS), items)]
 
 
 def parse_uint(value: t.Any, limit: int, where: str) -> int:
@@ -66,7 +99,7 @@ def parse_uint(value: t.Any, limit: int, where: str) -> int:
             raise VectorInputError(f"{where}: {describe(value)} is larger than the maximum {limit}")
         number = int(digits)
     elif isinstance(value, float):
-        kind = "a fractional number" if not value.is_integer() else "a float"
+        kind = "a fractional number" if math.isfinite(value) and not value.is_integer() else "a float"
         raise VectorInputError(
             f"{where}: {describe(value)} is {kind}; give an integer or a decimal string"
         )
@@ -77,9 +110,9 @@ def parse_uint(value: t.Any, limit: int, where: str) -> int:
             f"{where}: {describe(value)} is a {type(value).__name__}, not an unsigned integer"
         )
     if number < 0:
-        raise VectorInputError(f"{where}: {number} is negative; vector values are unsigned")
+        raise VectorInputError(f"{where}: {describe(number)} is negative; vector values are unsigned")
     if number > limit:
-        raise VectorInputError(f"{where}: {number} is larger than the maximum {limit}")
+        raise VectorInputError(f"{where}: {describe(number)} is larger than the maximum {limit}")
     return number
 
 

@@ -82,7 +82,8 @@ def test_deep_nesting_in_place_of_the_host_mapping():
 @pytest.mark.parametrize("value, said", [(10**5000, "16610-bit integer> is larger than the maximum"),
                                          (-(10**5000), "negative 16610-bit integer> is negative"),
                                          ("9" * 100_000, "is larger than the maximum"),
-                                         (float("inf"), "inf is a float")])
+                                         (float("inf"), "inf is a float")],
+                         ids=["5001-digits", "negative-5001-digits", "100000-digit-string", "infinity"])
 def test_values_too_large_to_print_are_described(value, said):
     entry = {"vector_id": 1, "compare_operation": 2, "compatibility_info": value}
     with pytest.raises(AnsibleFilterError, match=said):

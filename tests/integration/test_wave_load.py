@@ -67,8 +67,8 @@ def test_vm_move_sends_again_a_request_refused_for_the_destinations_limit(wave_l
             "vmgate.hyperv.vm_move": {"vm": "vm001", "destination": "HV02", "poll_interval": 0.1,
                                       "limit_wait": 60, "limit_poll": 0.3}}
     keep = {"name": "Keep", "ansible.builtin.copy": {"content": "{{ moved | to_json }}", "dest": str(out), "mode": "0600"}}
-    (tmp_path / "play.yml").write_text(yaml.safe_dump([{"name": "Move", "hosts": "localhost", "gather_facts": False,
-                                                         "tasks": [move, keep]}]))
+    play = {"name": "Move", "hosts": "localhost", "gather_facts": False, "tasks": [move, keep]}
+    (tmp_path / "play.yml").write_text(yaml.safe_dump([play]))
     wave_lab.inject("HV02", "migration_limit")  # HV02 runs as many live migrations as it allows
     freed = threading.Event()
 

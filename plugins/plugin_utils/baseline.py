@@ -7,6 +7,11 @@ host of the group (sound), and, for the bit-mask, ordering and divisibility oper
 compatible with every host is compatible with B (exact). Per vector id, with the operation the
 hosts report for it (Hyper-V gives an id one meaning and one operation):
 
+Both hold for VM vectors that use that same operation, as Hyper-V's do. A VM vector with another
+operation for the id is judged against B with its own operation (the VM's operation governs), and
+B, combined for the hosts' operation, does not stand for every host then: with hosts Superset 1 and
+Superset 0, B is 1, and a VM vector Equal 1 passes B but not the second host.
+
   Superset, Disjoint: OR of the hosts' values     Subset: AND
   GreaterThan(OrEqual): the largest value          LessThan(OrEqual): the smallest
   Multiple: least common multiple                  Divisible: greatest common divisor

@@ -466,27 +466,32 @@ def execution_environment(*extra: str, capture: bool = False) -> subprocess.Comp
     installed = collections / 'ansible_collections' / 'vmgate' / 'hyperv'
     introspected = {'python': EE_WORK / 'introspected-requirements.txt', 'system': EE_WORK / 'introspected-bindep.txt'}
     image_env = {**environment(), 'ANSIBLE_COLLECTIONS_PATH': str(collections)}  # not the checkout's link to itself
+    context_collection = EE_WORK / 'context-collection'
     steps = [
         lambda: report.step([*create, '-f', example / EE_EXAMPLE.name, '-c', context]),
         lambda: report.step(['ansible-galaxy', 'collection', 'install', '--offline', '-r', 'requirements.yml', '-p', collections],
                             cwd=context / '_build', env=image_env),
         lambda: report.step(['ansible-builder', 'introspect', '--write-pip', introspected['python'],
                              '--write-bindep', introspected['system'], collections]),
-        lambda: report.step([*create, '-f', shutil.copyfile(installed / EE_DEFINITION.relative_to(ROOT), installed / EE_DEFINITION.name),
-                             '-c', EE_WORK / 'context-collection']),
     ]
     if any(step().returncode for step in steps):
         return report.result()
     if not (context / '_build' / 'collections' / tarball.name).is_file():
         report.problem(f'the build context of {EE_EXAMPLE.relative_to(ROOT)} does not carry {tarball.name}')
+    shipped_definition = installed / EE_DEFINITION.relative_to(ROOT)
+    if not shipped_definition.is_file():
+        report.problem(f'{tarball.name} does not carry {EE_DEFINITION.relative_to(ROOT)}')
+    elif report.step([*create, '-f', shutil.copyfile(shipped_definition, installed / EE_DEFINITION.name), '-c', context_collection]).returncode:
+        return report.result()
     for kind, declared in ee_dependency_files().items():
         expected = sorted(requirement_lines(declared))
-        found = sorted(INTROSPECTED_SUFFIX.sub('', line) for line in requirement_lines(introspected[kind]))
+        found = sorted(INTROSPECTED_SUFFIX.sub('', line) for line in requirement_lines(introspected[kind])) \
+            if introspected[kind].is_file() else []  # introspect writes no file when it finds nothing
         if found != expected:
             report.problem(f'introspection of the installed collection found the {kind} requirements {found}, '
                            f'not those of {declared.relative_to(ROOT)}: {expected}')
-        in_context = EE_WORK / 'context-collection' / '_build' / ('requirements.txt' if kind == 'python' else 'bindep.txt')
-        if not in_context.is_file() or sorted(requirement_lines(in_context)) != expected:
+        in_context = context_collection / '_build' / ('requirements.txt' if kind == 'python' else 'bindep.txt')
+        if shipped_definition.is_file() and (not in_context.is_file() or sorted(requirement_lines(in_context)) != expected):
             report.problem(f'the build context of {EE_DEFINITION.relative_to(ROOT)} lacks the {kind} requirements of '
                            f'{declared.relative_to(ROOT)}')
     return report.result()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import checks
 import pytest
+from tool_result import require_success
 
 
 @pytest.mark.ecosystem
 def test_antsibull_changelog_lint():
     """antsibull-changelog lint and lint-changelog-yaml pass."""
-    result = checks.changelog(capture=True)
-    if result.returncode:
-        pytest.fail(f'antsibull-changelog failed (exit {result.returncode}):\n{result.stdout}', pytrace=False)
+    require_success('antsibull-changelog', checks.changelog(capture=True))

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import checks
 import pytest
+from tool_result import require_success
 
 
 @pytest.mark.ecosystem
 def test_antsibull_docs_lint():
     """antsibull-docs lint-collection-docs --plugin-docs finds nothing."""
-    result = checks.docs_lint(capture=True)
-    if result.returncode:
-        pytest.fail(f'antsibull-docs failed (exit {result.returncode}):\n{result.stdout}', pytrace=False)
+    require_success('antsibull-docs', checks.docs_lint(capture=True))
 
 
 @pytest.mark.ecosystem
@@ -20,6 +19,4 @@ def test_ansible_doc_renders_every_plugin_and_the_role():
     with their short descriptions and examples."""
     for plugin_type in (*checks.PLUGIN_DOC_TYPES, 'role'):
         assert checks.listed(plugin_type), f'ansible-doc lists no {plugin_type} of vmgate.hyperv'
-    result = checks.ansible_doc(capture=True)
-    if result.returncode:
-        pytest.fail(f'ansible-doc check failed (exit {result.returncode}):\n{result.stdout}', pytrace=False)
+    require_success('ansible-doc check', checks.ansible_doc(capture=True))

@@ -8,6 +8,7 @@ import pytest
 import yaml
 from bindep.depends import Depends
 from packaging.requirements import Requirement
+from tool_result import require_success
 
 ROOT = checks.ROOT
 
@@ -19,9 +20,7 @@ def requirements(path):
 @pytest.mark.ecosystem
 def test_ansible_builder_puts_the_collections_requirements_into_the_image():
     """create on the example and on the collection's definition, the galaxy stage and introspection all agree."""
-    result = checks.execution_environment(capture=True)
-    if result.returncode:
-        pytest.fail(f'execution environment check failed (exit {result.returncode}):\n{result.stdout}', pytrace=False)
+    require_success('execution environment check', checks.execution_environment(capture=True))
 
 
 def test_python_requirements_carry_every_winrm_transport_in_the_controllers_version_ranges():

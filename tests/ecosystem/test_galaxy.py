@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import checks
 import pytest
+from tool_result import require_success
 
 
 @pytest.mark.ecosystem
@@ -11,11 +12,9 @@ def test_galaxy_importer_accepts_the_built_tarball():
     """The tarball built from this working tree (with its .venv, build/ and caches) carries no debris, and
     galaxy-importer, running ansible-doc and ansible-lint as Galaxy does, reports no warning or error."""
     assert (checks.ROOT / '.venv').is_dir() and (checks.ROOT / 'build').is_dir(), 'the tree to build from lacks the usual debris'
-    result = checks.galaxy(capture=True)
-    if result.returncode:
-        pytest.fail(f'galaxy check failed (exit {result.returncode}):\n{result.stdout}', pytrace=False)
-    assert 'Importer processing completed successfully' in result.stdout, result.stdout
-    assert 'Linting collection via ansible-lint' in result.stdout, result.stdout
+    output = require_success('galaxy check', checks.galaxy(capture=True))
+    assert 'Importer processing completed successfully' in output, output
+    assert 'Linting collection via ansible-lint' in output, output
     members = checks.tarball_members(checks.DIST / checks.artifact_name())
     for shipped in ('meta/runtime.yml', 'meta/execution-environment.yml', 'bindep.txt', 'requirements.txt', 'plugins/modules/vm_move.py'):
         assert shipped in members, f'{shipped} is missing from the tarball'

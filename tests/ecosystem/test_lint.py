@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import checks
 import pytest
+from tool_result import require_success
 
 
 @pytest.mark.ecosystem
 def test_ansible_lint():
     """ansible-lint reports no violations."""
-    result = checks.lint(capture=True)
-    if result.returncode:
-        pytest.fail(f'ansible-lint failed (exit {result.returncode}):\n{result.stdout}', pytrace=False)
+    require_success('ansible-lint', checks.lint(capture=True))
 
 
 @pytest.mark.ecosystem
 def test_shellcheck():
     """The bash scripts ansible-test does not select (no .sh suffix) pass shellcheck."""
     assert checks.bash_scripts(), 'expected at least .ci/run'
-    result = checks.shellcheck(capture=True)
-    if result.returncode:
-        pytest.fail(f'shellcheck failed (exit {result.returncode}):\n{result.stdout}', pytrace=False)
+    require_success('shellcheck', checks.shellcheck(capture=True))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import checks
 import pytest
+from tool_result import require_success
 
 
 @pytest.mark.ecosystem
 def test_ansible_test_sanity():
     """Every sanity test that runs without containers or PowerShell passes."""
-    result = checks.sanity(capture=True)
-    if result.returncode:
-        pytest.fail(f'ansible-test sanity failed (exit {result.returncode}):\n{result.stdout}', pytrace=False)
+    require_success('ansible-test sanity', checks.sanity(capture=True))

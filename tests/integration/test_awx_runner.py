@@ -95,16 +95,16 @@ class Job:
 
 @pytest.fixture
 def awx_job(tmp_path):
-    """awx_job(sim, playbook, extra_vars, connection='winrm') -> Job, run as AWX runs a job template."""
+    """awx_job(sim, playbook, extra_vars, connection='winrm', project=ROOT) -> Job, run as AWX runs a job template."""
     counter = iter(range(1, 100))
 
-    def run(sim, playbook: str, extra_vars: dict, connection: str = "winrm") -> Job:
+    def run(sim, playbook: str, extra_vars: dict, connection: str = "winrm", project: Path = ROOT) -> Job:
         private_data_dir = tmp_path / f"job{next(counter)}"
         (private_data_dir / "inventory").mkdir(parents=True)
         (private_data_dir / "inventory" / "hosts.yml").write_text(yaml.safe_dump(credential_free_inventory(sim, connection)))
         runner = ansible_runner.run(
             private_data_dir=str(private_data_dir),
-            project_dir=str(ROOT),
+            project_dir=str(project),
             playbook=playbook,
             cmdline=ansible_runner.utils.args2cmdline("-u", HVSIM_USER, "--ask-pass"),
             passwords={SSH_PASSWORD_PROMPT: HVSIM_PASSWORD},
@@ -196,8 +196,10 @@ def test_a_blocked_vm_fails_the_job_with_its_reasons_and_an_allowed_one_moves(hv
 
 
 def test_a_wave_in_gate_mode_publishes_every_decision_and_moves_nothing(hvsim_lab, awx_job):
-    job = awx_job(hvsim_lab, "playbooks/migrate.yml",
-                  survey_extra_vars({"vms": "web01,db01", "candidates": "HV-NEW-01,HV-NEW-02", "mode": "gate"}))
+    # from a project made of awx/project, whose migrate.yml imports vmgate.hyperv.migrate
+    job = awx_job(hvsim_lab, "migrate.yml",
+                  survey_extra_vars({"vms": "web01,db01", "candidates": "HV-NEW-01,HV-NEW-02", "mode": "gate"}),
+                  project=ROOT / "awx" / "project")
     assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
     decisions = job.artifacts["migration_gate_decisions"]
     assert sorted(decisions) == ["db01", "web01"]

@@ -85,23 +85,28 @@ def _cell(host: str, entry: dict[str, t.Any], current: str | None) -> dict[str, 
     }
 
 
-def fleet_report(fleet: t.Any) -> dict[str, t.Any]:
-    """Everything the report shows, from {hosts: {name: vectors}, vms: {name: vectors or {vectors, host, state}}}."""
-    if not isinstance(fleet, Mapping) or "hosts" not in fleet or "vms" not in fleet:
-        raise VectorInputError(f"fleet: expected a mapping with 'hosts' and 'vms', got {describe(fleet)}")
-    host_entries = _entries(fleet["hosts"], "fleet.hosts")
-    vm_entries = _entries(fleet["vms"], "fleet.vms")
-    if not host_entries:
-        raise VectorInputError("fleet.hosts: is empty; the report needs at least one host")
-    hosts = {name: parse_profile(entry["vectors"], f"fleet.hosts[{name!r}].vectors") for name, entry in host_entries.items()}
-    vms = {name: parse_profile(entry["vectors"], f"fleet.vms[{name!r}].vectors") for name, entry in vm_entries.items()}
+def _host_info(name: str, entry: dict[str, t.Any], group: int, rows: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    """A host's group, its live-migration state as far as the facts tell it (None: not known), and its VMs."""
+    migration = entry.get("migration") if isinstance(entry.get("migration"), Mapping) else {}
+    enabled, networks = migration.get("live_migration_enabled"), migration.get("networks")
+    return {
+        "name": name,
+        "group": group,
+        "live_migration_enabled": enabled,
+        "networks": networks,
+        "active_vm_migrations": migration.get("active_vm_migrations"),
+        "max_vm_migrations": migration.get("max_vm_migrations"),
+        # False only when the facts say so: live migration off, or no migration network to arrive on
+        "receives": None if enabled is None else bool(enabled) and networks != 0,
+        "vms": [row["name"] for row in rows if row["host"] == name],
+    }
 
-    groups = group_hosts(hosts)
-    columns = [name for names in groups for name in names]  # hosts of a group side by side
+
+def _rows(vms: dict[str, Profile], vm_entries: dict[str, dict[str, t.Any]], columns: list[str],
+          hosts: dict[str, Profile]) -> list[dict[str, t.Any]]:
+    """One row per VM (by name, case-insensitively), one cell per column."""
     matrix = rank_profiles(vms, hosts)
-    baseline = baseline_profile(list(hosts.values()))
-    baseline_values = host_values(baseline)
-
+    baseline_values = host_values(baseline_profile(list(hosts.values())))
     rows = []
     for name in sorted(vms, key=str.casefold):
         current = vm_entries[name].get("host")
@@ -117,28 +122,46 @@ def fleet_report(fleet: t.Any) -> dict[str, t.Any]:
             "compatible_hosts": [entry["host"] for entry in matrix[name] if entry["compatible"]],
             "roams": not check(vms[name], baseline_values),
         })
-    group_list = [
-        {
-            "number": number,
-            "hosts": names,
-            "vectors": describe_vectors(hosts[names[0]]),
-            "vms": [row["name"] for row in rows if names[0] in row["compatible_hosts"]],
-        }
-        for number, names in enumerate(groups, 1)
-    ]
-    compatible_pairs = sum(len(row["compatible_hosts"]) for row in rows)
+    return rows
+
+
+def fleet_report(fleet: t.Any) -> dict[str, t.Any]:
+    """Everything the report shows, from {hosts: {name: vectors}, vms: {name: vectors or {vectors, host, state}}}."""
+    if not isinstance(fleet, Mapping) or "hosts" not in fleet or "vms" not in fleet:
+        raise VectorInputError(f"fleet: expected a mapping with 'hosts' and 'vms', got {describe(fleet)}")
+    host_entries = _entries(fleet["hosts"], "fleet.hosts")
+    vm_entries = _entries(fleet["vms"], "fleet.vms")
+    if not host_entries:
+        raise VectorInputError("fleet.hosts: is empty; the report needs at least one host")
+    hosts = {name: parse_profile(entry["vectors"], f"fleet.hosts[{name!r}].vectors") for name, entry in host_entries.items()}
+    vms = {name: parse_profile(entry["vectors"], f"fleet.vms[{name!r}].vectors") for name, entry in vm_entries.items()}
+
+    groups = group_hosts(hosts)
+    columns = [name for names in groups for name in names]  # hosts of a group side by side
+    host_group = {name: number for number, names in enumerate(groups, 1) for name in names}
+    rows = _rows(vms, vm_entries, columns, hosts)
+    host_details = [_host_info(name, host_entries[name], host_group[name], rows) for name in columns]
     return {
         "hosts": columns,
-        "host_group": {host: group["number"] for group in group_list for host in group["hosts"]},
+        "host_group": host_group,
+        "host_details": host_details,
         "vms": rows,
-        "baseline": describe_vectors(baseline),
-        "groups": group_list,
+        "baseline": describe_vectors(baseline_profile(list(hosts.values()))),
+        "groups": [
+            {
+                "number": number,
+                "hosts": names,
+                "vectors": describe_vectors(hosts[names[0]]),
+                "vms": [row["name"] for row in rows if names[0] in row["compatible_hosts"]],
+            }
+            for number, names in enumerate(groups, 1)
+        ],
         "summary": {
             "vms": len(rows),
             "hosts": len(columns),
-            "groups": len(group_list),
+            "groups": len(groups),
             "pairs": len(rows) * len(columns),
-            "compatible_pairs": compatible_pairs,
+            "compatible_pairs": sum(len(row["compatible_hosts"]) for row in rows),
             "roaming_vms": [row["name"] for row in rows if row["roams"]],
             "vms_without_host": [row["name"] for row in rows if not row["compatible_hosts"]],
             # VMs that run on one host and fit on no other: they cannot be evacuated live
@@ -146,5 +169,6 @@ def fleet_report(fleet: t.Any) -> dict[str, t.Any]:
                 row["name"] for row in rows
                 if row["host"] in hosts and row["compatible_hosts"] in ([], [row["host"]])
             ],
+            "hosts_not_receiving": [info["name"] for info in host_details if info["receives"] is False],
         },
     }

@@ -2,9 +2,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Turn the compat_facts of several hosts into the fleet the report reads: {hosts, vms}.
 
-Only names, ids, states and vectors are kept (no endpoints, no service settings), so the result can
-be saved next to the report and rendered again offline. Hyper-V lets two VMs share a name; those
-are told apart by their id, so no VM hides another.
+Only names, ids, states, vectors and the hosts' live-migration state (on or off, how many migration
+networks, migrations running and allowed) are kept, no endpoints or addresses, so the result can be
+saved next to the report and rendered again offline. Hyper-V lets two VMs share a name; those are
+told apart by their id, so no VM hides another.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def fleet_facts(facts_by_host: t.Any) -> dict[str, dict[str, t.Any]]:
         if host_facts.get("vectors") is None:
             raise VectorInputError(f"facts_by_host[{host!r}].host.vectors: missing; gather with the host_vectors subset")
         hosts[host] = {"vectors": host_facts["vectors"]}
+        service = host_facts.get("migration_service")
+        if isinstance(service, Mapping):
+            hosts[host]["migration"] = _migration(service)
         vms = facts.get("vms") or []
         if isinstance(vms, (str, bytes)) or not isinstance(vms, Sequence):
             raise VectorInputError(f"facts_by_host[{host!r}].vms: expected a list of VMs, got {describe(vms)}")
@@ -50,6 +54,16 @@ def fleet_facts(facts_by_host: t.Any) -> dict[str, dict[str, t.Any]]:
         key = _key(vm, names)
         vms[key if keys[key] == 1 else f"{key} on {vm['host']}"] = vm  # one VM reported by two hosts
     return {"hosts": hosts, "vms": vms}
+
+
+def _migration(service: Mapping) -> dict[str, t.Any]:
+    addresses = service.get("listener_addresses")
+    return {
+        "live_migration_enabled": service.get("live_migration_enabled"),
+        "networks": len(addresses) if isinstance(addresses, Sequence) and not isinstance(addresses, str) else None,
+        "active_vm_migrations": service.get("active_vm_migrations"),
+        "max_vm_migrations": service.get("max_vm_migrations"),
+    }
 
 
 def _key(vm: dict[str, t.Any], names: Counter) -> str:

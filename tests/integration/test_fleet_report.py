@@ -90,6 +90,10 @@ def test_against_hvsim_and_again_offline_from_the_facts_it_saved(hvsim_lab, flee
     assert sorted(facts["hosts"]) == ["HV-NEW-01", "HV-NEW-02", "HV-OLD-01", "HV-OLD-02"]
     assert facts["vms"]["db01"]["host"] == "HV-NEW-01" and facts["vms"]["db01"]["state"] == "Running"
     assert "host groups: HV-NEW-01, HV-NEW-02 | HV-OLD-01, HV-OLD-02" in result.stdout
+    # HV-OLD-02 has live migration off: marked in the matrix, counted, and in the hosts table
+    assert "cannot take a live migration now: HV-OLD-02" in result.stdout
+    assert "HV-OLD-02<br><span class=\"warn\"" in report["html"] and "| HV-OLD-02 (g2, ⚠ no live migration) |" in report["markdown"]
+    assert "| HV-OLD-02 | 2 | ✗ off | 0 | 0 / 2 | legacy01 |" in report["markdown"]
     assert "the 4 hosts of inventory group hyperv, read by compat_facts" in report["html"]
     db01_row = next(line for line in report["markdown"].splitlines() if line.startswith("| db01 |"))
     assert db01_row == "| db01 | Running | ● ✓ | ✓ | ✗ 2 | ✗ 2 |"  # AVX-512: features and XSave

@@ -98,6 +98,11 @@ def test_baseline_roaming_and_the_summary():
         "roaming_vms": ["Zeta"],
         "vms_without_host": ["lost01"],
         "pinned_vms": ["lost01"],
+        "hosts_not_receiving": [],  # the facts say nothing about the migration service: not counted
+    }
+    assert fleet["host_details"][0] == {
+        "name": "hv-gen1-a", "group": 1, "live_migration_enabled": None, "networks": None,
+        "active_vm_migrations": None, "max_vm_migrations": None, "receives": None, "vms": ["legacy01", "lost01"],
     }
     assert [group["vms"] for group in fleet["groups"]] == [["legacy01", "Zeta"], ["legacy01", "web01", "Zeta"], ["Zeta"]]
 
@@ -106,6 +111,17 @@ def test_a_vm_that_fits_only_its_own_host_is_pinned():
     hosts = {"a": [vec(1, SUBSET, 3)], "b": [vec(1, SUBSET, 1)]}
     fleet = fleet_report({"hosts": hosts, "vms": {"big": {"host": "a", "vectors": [vec(1, SUBSET, 3)]}}})
     assert fleet["summary"]["pinned_vms"] == ["big"] and fleet["summary"]["vms_without_host"] == []
+
+
+@pytest.mark.parametrize(
+    ("migration", "receives"),
+    [({"live_migration_enabled": True, "networks": 1}, True), ({"live_migration_enabled": False, "networks": 1}, False),
+     ({"live_migration_enabled": True, "networks": 0}, False), ({"live_migration_enabled": None}, None), (None, None)],
+)
+def test_a_host_receives_live_migrations_when_enabled_with_a_network(migration, receives):
+    fleet = fleet_report({"hosts": {"a": {"vectors": GEN1, "migration": migration}}, "vms": {}})
+    assert fleet["host_details"][0]["receives"] is receives
+    assert fleet["summary"]["hosts_not_receiving"] == (["a"] if receives is False else [])
 
 
 def test_hosts_sharing_no_vector_have_an_empty_baseline_and_no_vm_roams():

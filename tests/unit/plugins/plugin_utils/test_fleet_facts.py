@@ -1,6 +1,6 @@
 # Copyright (c) vmgate.hyperv contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""fleet_facts(): compat_facts of several hosts into {hosts, vms}, no VM hiding another, nothing else kept."""
+"""fleet_facts(): compat_facts of several hosts into {hosts, vms}, no VM hiding another, no address kept."""
 
 from __future__ import annotations
 
@@ -14,27 +14,34 @@ from ansible_collections.vmgate.hyperv.tests.unit.plugins.plugin_utils.helpers i
 SMALL, BIG = [vec(1, SUBSET, 1)], [vec(1, SUBSET, 3)]
 
 
-def host_facts(vectors, *vms):
+def host_facts(vectors, *vms, enabled=True):
     return {
         "gathered_at": "2026-11-21T08:15:02+00:00",
         "host": {"name": "HV", "endpoint": "https://hv:5986/wsman", "vectors": vectors,
-                 "migration_service": {"live_migration_enabled": True, "listener_addresses": ["10.0.0.1"]}},
+                 "migration_service": {"live_migration_enabled": enabled, "listener_addresses": ["10.0.0.1", "10.0.1.1"],
+                                       "active_vm_migrations": 1, "max_vm_migrations": 2, "keys": {"Name": "x"}}},
         "vms": [{"id": vm_id, "name": name, "state": 2, "state_name": "Running", "configuration_version": "10.0",
                  "vectors": SMALL} for name, vm_id in vms],
     }
 
 
-def test_hosts_and_vms_keep_names_ids_states_and_vectors_only():
-    fleet = fleet_facts({"hv02": host_facts(BIG, ("db01", "ID-2")), "hv01": host_facts(SMALL, ("web01", "ID-1"))})
+def test_hosts_and_vms_keep_names_ids_states_vectors_and_live_migration_state_only():
+    fleet = fleet_facts({"hv02": host_facts(BIG, ("db01", "ID-2"), enabled=False), "hv01": host_facts(SMALL, ("web01", "ID-1"))})
+    migration = {"live_migration_enabled": True, "networks": 2, "active_vm_migrations": 1, "max_vm_migrations": 2}
     assert fleet == {
-        "hosts": {"hv01": {"vectors": SMALL}, "hv02": {"vectors": BIG}},
+        "hosts": {"hv01": {"vectors": SMALL, "migration": migration},
+                  "hv02": {"vectors": BIG, "migration": dict(migration, live_migration_enabled=False)}},
         "vms": {
             "web01": {"name": "web01", "id": "ID-1", "host": "hv01", "state": "Running", "vectors": SMALL},
             "db01": {"name": "db01", "id": "ID-2", "host": "hv02", "state": "Running", "vectors": SMALL},
         },
     }
     assert "10.0.0.1" not in repr(fleet) and "wsman" not in repr(fleet)
-    assert fleet_report(fleet)["summary"]["compatible_pairs"] == 4
+    report = fleet_report(fleet)
+    assert report["summary"]["compatible_pairs"] == 4 and report["summary"]["hosts_not_receiving"] == ["hv02"]
+    assert report["host_details"][1] == {"name": "hv02", "group": 2, "live_migration_enabled": False, "networks": 2,
+                                         "active_vm_migrations": 1, "max_vm_migrations": 2, "receives": False,
+                                         "vms": ["db01"]}
 
 
 def test_vms_sharing_a_name_are_keyed_by_their_id_and_one_vm_seen_twice_by_its_host():

@@ -10,8 +10,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,22 +60,9 @@ def foreign_ca(directory: Path) -> str:
     return CertificateAuthority(str(directory)).ca_file
 
 
-def on_request(sim: Simulator, host: str, op: str, nth: int, action) -> threading.Thread:
-    """Run action() while `host` serves its nth `op` request: that request is held back 1.5 s meanwhile, so the
-    change lands between what the gate read and what the move reads."""
-    sim.inject(host, "latency", op=op, nth=nth, times=1, ms=1500)
-
-    def watch():
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if sim.counters(host).get(op, 0) >= nth:
-                action()
-                return
-            time.sleep(0.01)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
+def on_request(sim: Simulator, host: str, op: str, nth: int, action) -> None:
+    """Run action() when `host` receives its nth `op` request, before serving it (hvsim's `call` fault)."""
+    sim.inject(host, "call", op=op, nth=nth, times=1, action=action)
 
 
 def run_migrate(sim: Simulator, workdir: Path, *extra: str, password: str | None = None,

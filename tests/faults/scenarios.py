@@ -85,7 +85,7 @@ def _vm_needs_more(sim: Simulator) -> None:
 
 def _frees_during_the_wait(sim: Simulator, _workdir: Path) -> dict:
     sim.inject(DESTINATION, "migration_limit")
-    # The slot frees once the gate has read the destination's migration service a second time (its first poll).
+    # The slot frees when the gate reads the destination's migration service a second time (its first poll).
     on_request(sim, DESTINATION, "Enumerate:Msvm_VirtualSystemMigrationService", 2, lambda: sim.clear_faults(DESTINATION))
     return {}
 

@@ -14,6 +14,8 @@ Kinds and their parameters:
   raw            body, status=200, content_type, encrypt=True   send these bytes instead of the real reply
   http_status    status=503, body=b''      a bare HTTP error
   migration_fail percent=50, message       the next migration job started here fails at that percentage
+  call           action                    run action() when the request arrives, before it is performed (in-process
+                                           only): a test changes the lab between two requests of the code under test
 phase: 'before' (the operation is not performed) or 'after' (it is performed, then the reply is lost/replaced).
 The destination-at-its-limit condition is state, not a reply: see Simulator.inject(kind='migration_limit').
 """
@@ -26,7 +28,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ('latency', 'auth_fail', 'wmi_fault', 'timeout', 'drop', 'raw', 'http_status', 'migration_fail')
+KINDS = ('latency', 'auth_fail', 'wmi_fault', 'timeout', 'drop', 'raw', 'http_status', 'migration_fail', 'call')
 PHASES = ('before', 'after')
 _IDS = itertools.count(1)
 
@@ -70,7 +72,8 @@ class FaultRule:
     def describe(self) -> dict:
         """JSON-friendly form."""
         return {'id': self.rule_id, 'kind': self.kind, 'op': self.op, 'nth': self.nth, 'times': self.times,
-                'params': {k: (v if not isinstance(v, bytes) else f'<{len(v)} bytes>') for k, v in self.params.items()},
+                'params': {k: (f'<{len(v)} bytes>' if isinstance(v, bytes) else repr(v) if callable(v) else v)
+                           for k, v in self.params.items()},
                 'seen': self.seen, 'fired': self.fired}
 
 

@@ -299,6 +299,8 @@ class WsmanHandler(BaseHTTPRequestHandler):
         """Apply latency (before only) and the first reply-replacing rule of this phase; None when none fires."""
         machine = runtime.host_name
         if phase == 'before':
+            for rule in runtime.faults.take(op, ('call',)):
+                rule.params['action']()
             for rule in runtime.faults.take(op, ('latency',)):
                 delay = float(rule.params.get('ms', 0)) / 1000.0
                 budget = request.operation_timeout

@@ -29,6 +29,14 @@ def test_latency(client, hvsim_lab):
     assert time.monotonic() - started < 0.6  # other operations are not delayed
 
 
+def test_call_changes_the_lab_before_the_nth_request_is_served(client, hvsim_lab):
+    hvsim_lab.inject('HV-OLD-01', 'call', op='Enumerate:Msvm_ComputerSystem', nth=2, times=1,
+                     action=lambda: hvsim_lab.set_vm_state('web01', 'off'))
+    wsman = client('HV-OLD-01')
+    states = [wsman.enumerate(VMS + " AND ElementName = 'web01'")[0][0]['EnabledState'] for _attempt in range(2)]
+    assert states == ['2', '3']
+
+
 def test_latency_past_the_operation_timeout_becomes_timed_out(client, hvsim_lab):
     hvsim_lab.inject('HV-OLD-01', 'latency', ms=5000)
     wsman = client('HV-OLD-01')

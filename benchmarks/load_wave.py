@@ -42,7 +42,8 @@ def one_wave(args: argparse.Namespace, forks: int) -> bool:
     busy = sum(found.peaks.values())
     blocked: dict[str, int] = {}  # why the VMs that did not move stayed: the checks their reasons name
     for name in found.stayed:
-        why = ", ".join(sorted({reason.get("check", "?") for reason in wave.decisions[name].get("reasons") or []}))
+        why = ", ".join(sorted({f"{reason.get('check', '?')} ({reason.get('role', '?')})"
+                                for reason in wave.decisions[name].get("reasons") or []}))
         blocked[why or wave.decisions[name].get("verdict", "?")] = blocked.get(why or wave.decisions[name].get("verdict", "?"), 0) + 1
     job_seconds = found.migrations * args.duration
     print(f"forks {forks}: {wave.seconds:.1f} s wall for {len(vms)} VMs; {found.migrations} migrations of {args.duration:g} s "

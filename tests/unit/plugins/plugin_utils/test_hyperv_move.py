@@ -1,5 +1,5 @@
 """Mover against hvsim over real sockets: a request refused for a host's migration limit is waited out and sent
-again within limit_wait, and nothing else is ever sent twice.
+again within limit_wait, nothing else is ever sent twice, and a host left idle through a long job is reached anew.
 
 The clock is the real one plus the waits the Mover asked for: a wait for a slot advances it instead of sleeping,
 and is where a test changes the lab (frees the slot, moves the VM away).
@@ -11,10 +11,12 @@ import time
 
 import pytest
 
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils import hyperv_move
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import HyperVHost
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_move import MoveFailed, MoveRequest, Mover, refused_for_limit
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_settings import WinRMSettings
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_client import WSManClient
+from hvsim import server
 from hvsim.pytest_fixtures import HVSIM_PASSWORD, HVSIM_USER, hvsim_factory  # noqa: F401  pylint: disable=unused-import
 
 MIGRATE = "Invoke:MigrateVirtualSystemToHost"
@@ -152,3 +154,14 @@ def test_a_vm_that_left_its_source_during_the_wait_is_not_sent_again(lab):
 ])
 def test_what_counts_as_a_refusal_for_the_limit(job, refused):
     assert refused_for_limit(job) is refused
+
+
+def test_a_destination_idle_through_a_long_job_is_reached_anew(hvsim_factory, monkeypatch):  # pylint: disable=redefined-outer-name
+    # Scaled down: the server drops connections idle for 0.3 s, the job takes 1 s, the Mover counts 0.2 s as idle.
+    # Without a new session the confirmation, encrypted for the dropped one, is refused with HTTP 400.
+    monkeypatch.setattr(server.WsmanHandler, "timeout", 0.3)
+    monkeypatch.setattr(hyperv_move, "IDLE_S", 0.2)
+    lab = Lab(hvsim_factory(LAB, migration_duration_s=1.0))
+    mover, request = lab.move()
+    assert mover.move(request, check_mode=False).final["host"] == "HV2"
+    assert lab.sim.where("web01") == "HV2" and lab.sends() == 1

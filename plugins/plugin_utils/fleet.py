@@ -82,7 +82,35 @@ def _cell(host: str, entry: dict[str, t.Any], current: str | None) -> dict[str, 
         "current": host == current,
         "reasons": entry["reasons"],
         "surplus_bits": entry["surplus_bits"],
+        "blocked": None,  # the number of its entry in the report's `blocked`, when incompatible
     }
+
+
+def _first_sentences(reasons: list[dict[str, t.Any]]) -> list[str]:
+    """Each reason's first sentence (what fails, without the remedy): short enough for a tooltip."""
+    return [reason["message"].split(". ", 1)[0].rstrip(".") + "." for reason in reasons]
+
+
+def _blocked(rows: list[dict[str, t.Any]], vms: dict[str, Profile], groups: list[list[str]],
+             host_group: dict[str, int]) -> list[dict[str, t.Any]]:
+    """Every blocked pair once per (VM vectors, host group): VMs with the same vectors fail a group's hosts alike,
+    so a fleet built from templates gets a few entries, not one per VM and host. Numbers the cells' `blocked`."""
+    found: dict[tuple[Profile, int], dict[str, t.Any]] = {}
+    for row in rows:
+        for cell in row["cells"]:
+            if cell["compatible"]:
+                continue
+            group = host_group[cell["host"]]
+            entry = found.get((vms[row["name"]], group))
+            if entry is None:
+                entry = found[(vms[row["name"]], group)] = {
+                    "number": len(found) + 1, "vms": [], "group": group, "hosts": groups[group - 1],
+                    "reasons": cell["reasons"], "short": _first_sentences(cell["reasons"]),
+                }
+            if not entry["vms"] or entry["vms"][-1] != row["name"]:  # a row's cells come together
+                entry["vms"].append(row["name"])
+            cell["blocked"] = entry["number"]
+    return list(found.values())
 
 
 def _host_info(name: str, entry: dict[str, t.Any], group: int, rows: list[dict[str, t.Any]]) -> dict[str, t.Any]:
@@ -140,12 +168,14 @@ def fleet_report(fleet: t.Any) -> dict[str, t.Any]:
     columns = [name for names in groups for name in names]  # hosts of a group side by side
     host_group = {name: number for number, names in enumerate(groups, 1) for name in names}
     rows = _rows(vms, vm_entries, columns, hosts)
+    blocked = _blocked(rows, vms, groups, host_group)
     host_details = [_host_info(name, host_entries[name], host_group[name], rows) for name in columns]
     return {
         "hosts": columns,
         "host_group": host_group,
         "host_details": host_details,
         "vms": rows,
+        "blocked": blocked,
         "baseline": describe_vectors(baseline_profile(list(hosts.values()))),
         "groups": [
             {

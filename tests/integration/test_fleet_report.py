@@ -45,13 +45,18 @@ def test_offline_from_the_sample_facts(fleet_report):
     assert "host groups: hv-gen1-a, hv-gen1-b | hv-gen2-a, hv-gen2-b" in result.stdout
     html, markdown = report["html"], report["markdown"]
     assert "<b>8 / 12</b>VM-host pairs compatible" in html
-    # web01 uses AVX-512: blocked on both older hosts, the reasons on hover and in the details
-    assert re.search(r'<td class="cell no" title="web01 cannot run on hv-gen1-a:&#10;- The VM uses ProcessorFeatures', html)
-    assert '<li id="d-3-1">' in html and "bits the host lacks: 0xE0 (bits 5, 6, 7)" in html
+    # web01 uses AVX-512: blocked on both older hosts, the reasons' first sentences on hover, all of them below
+    assert ('<td class="cell no" title="web01 cannot run on hv-gen1-a:&#10;- The VM uses ProcessorFeatures (vector 1) bits '
+            'the host lacks: 0xFC000000000 (bits 38, 39, 40, 41, 42, 43).&#10;- The VM uses ProcessorXSave (vector 2) bits the '
+            'host lacks: 0xE0 (bits 5, 6, 7)."><a href="#b-2">') in html
+    details = html[html.index('<h3 id="b-2">'):]
+    assert "web01</span>\n    cannot run on group 1: hv-gen1-a, hv-gen1-b</h3>" in details
+    assert "bits 5, 6, 7). The usual remedy is processor compatibility mode" in details
     assert '<td class="cell ok current" title="web01 can run on hv-gen2-a (it runs there)">&#9679; ' in html
     assert "<td>ProcessorXSave</td><td>2</td><td>Subset</td><td><code>0x7</code></td>" in html  # the baseline
     assert "| web01 |  | ✗ 2 | ✗ 2 | ● ✓ | ✓ |" in markdown
     assert "| 1 | hv-gen1-a, hv-gen1-b | legacy01 |" in markdown
+    assert "### ✗ web01 cannot run on group 1: hv-gen1-a, hv-gen1-b\n\n- The VM uses ProcessorFeatures" in markdown
     assert json.loads(report["facts"])["vms"]["web01"]["host"] == "hv-gen2-a"
 
 

@@ -107,6 +107,28 @@ def test_baseline_roaming_and_the_summary():
     assert [group["vms"] for group in fleet["groups"]] == [["legacy01", "Zeta"], ["legacy01", "web01", "Zeta"], ["Zeta"]]
 
 
+def test_blocked_pairs_are_listed_once_per_vm_vectors_and_host_group():
+    vms = {"web02": GEN2, "web01": GEN2, "db01": {"host": "hv-gen2-a", "vectors": GEN2}, "tiny": [vec(1, SUBSET, 1)]}
+    fleet = fleet_report({"hosts": HOSTS, "vms": vms})
+    blocked = fleet["blocked"]
+    # three VMs with GEN2's vectors fail group 1 (both gen1 hosts) and group 3 (hv-odd) for the same reasons
+    assert [(entry["vms"], entry["group"], entry["hosts"]) for entry in blocked] == [
+        (["db01", "web01", "web02"], 1, ["hv-gen1-a", "hv-gen1-b"]),
+        (["db01", "web01", "web02"], 3, ["hv-odd"]),
+    ]
+    assert blocked[0]["short"] == [
+        "The VM uses ProcessorFeatures (vector 1) bits the host lacks: 0xFC000000000 (bits 38, 39, 40, 41, 42, 43).",
+        "The VM uses ProcessorXSave (vector 2) bits the host lacks: 0xE0 (bits 5, 6, 7).",
+    ]
+    for row in fleet["vms"]:
+        for cell in row["cells"]:
+            if cell["compatible"]:
+                assert cell["blocked"] is None
+            else:
+                entry = blocked[cell["blocked"] - 1]
+                assert row["name"] in entry["vms"] and cell["host"] in entry["hosts"] and entry["reasons"] == cell["reasons"]
+
+
 def test_a_vm_that_fits_only_its_own_host_is_pinned():
     hosts = {"a": [vec(1, SUBSET, 3)], "b": [vec(1, SUBSET, 1)]}
     fleet = fleet_report({"hosts": hosts, "vms": {"big": {"host": "a", "vectors": [vec(1, SUBSET, 3)]}}})

@@ -28,10 +28,8 @@ BUILD = ROOT / 'build'
 COLLECTIONS = BUILD / 'collections'  # ANSIBLE_COLLECTIONS_PATH for playbooks and tests
 COLLECTION_LINK = COLLECTIONS / 'ansible_collections' / 'vmgate' / 'hyperv'
 # ansible-test insists on running from .../ansible_collections/<ns>/<name> and resolves symlinks,
-# so sanity and units run on real copies rather than through COLLECTION_LINK; one each, because
-# xdist runs them at the same time.
-SANITY_BASE = BUILD / 'sanity'
-UNITS_BASE = BUILD / 'units'
+# so sanity and units run on real copies rather than through COLLECTION_LINK: one per run, under
+# build/<command>-<pid>, because xdist runs them side by side and `./dev sanity` may run next to `./dev test`.
 
 # pslint needs PowerShell; every other sanity test runs locally without containers.
 SANITY_SKIP = ('pslint',)
@@ -192,7 +190,7 @@ def sanity(*extra: str, capture: bool = False) -> subprocess.CompletedProcess:
     cmd = ['sanity', '--color', 'no', '--python', venv_python_version()]
     for test in SANITY_SKIP:
         cmd += ['--skip-test', test]
-    return ansible_test(SANITY_BASE, cmd + list(extra), capture=capture)
+    return ansible_test(cmd + list(extra), capture=capture)
 
 
 def units(*extra: str, capture: bool = False) -> subprocess.CompletedProcess:
@@ -202,15 +200,18 @@ def units(*extra: str, capture: bool = False) -> subprocess.CompletedProcess:
     pyyaml), and ansible-test would otherwise pip-install into it. Two workers: the machine has two cores.
     """
     cmd = ['units', '--color', 'no', '--python', venv_python_version(), '--num-workers', '2']
-    return ansible_test(UNITS_BASE, cmd + list(extra), capture=capture)
+    return ansible_test(cmd + list(extra), capture=capture)
 
 
-def ansible_test(base: Path, args: list[str], *, capture: bool) -> subprocess.CompletedProcess:
-    """ansible-test <args> from a fresh staged copy of the collection under base."""
-    root = stage_collection(base)
-    env = environment()
-    env.pop('ANSIBLE_COLLECTIONS_PATH')  # ansible-test sets up its own view of the collection
-    return run(['ansible-test', *args], cwd=root, env=env, capture=capture)
+def ansible_test(args: list[str], *, capture: bool) -> subprocess.CompletedProcess:
+    """ansible-test <args> from a staged copy of the collection of its own, removed afterwards."""
+    base = BUILD / f'{args[0]}-{os.getpid()}'
+    try:
+        env = environment()
+        env.pop('ANSIBLE_COLLECTIONS_PATH')  # ansible-test sets up its own view of the collection
+        return run(['ansible-test', *args], cwd=stage_collection(base), env=env, capture=capture)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def lint(*extra: str, capture: bool = False) -> subprocess.CompletedProcess:

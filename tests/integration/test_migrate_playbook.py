@@ -130,6 +130,15 @@ def test_a_wave_to_one_destination_stays_within_its_limit(hvsim_lab, migrate):
     assert hvsim_lab.where("web01") == hvsim_lab.where(RUNNING_APP01) == "HV-NEW-02"
 
 
+def test_a_vm_named_several_ways_in_a_wave_is_gated_and_moved_once(hvsim_lab, migrate):
+    web01 = hvsim_lab.guid("web01")
+    result, _recap, decisions = migrate(hvsim_lab, "-e", f"vms=web01,WEB01,{{{web01.lower()}}},db01")
+    assert result.returncode == 0, result.stdout
+    assert sorted(decisions) == ["db01", "web01"] and decisions["web01"]["moved"]
+    assert "web01: MOVED from HV-OLD-01" in result.stdout and "WEB01:" not in result.stdout
+    assert hvsim_lab.counters("HV-OLD-01")[MIGRATE] == 1 and len(hvsim_lab.migration_requests()[web01]) == 1
+
+
 def test_an_override_moves_a_blocked_vm_and_says_so(hvsim_lab, migrate):
     reason = "CHG-0815: app01 is saved on purpose; its owner restores it on HV-NEW-01"
     result, _recap, decisions = migrate(hvsim_lab, "-e", f"vm={SAVED_APP01}", "-e", "destination=HV-NEW-01",

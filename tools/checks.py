@@ -15,6 +15,8 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,7 +218,23 @@ def ansible_test(args: list[str], *, capture: bool) -> subprocess.CompletedProce
 
 def lint(*extra: str, capture: bool = False) -> subprocess.CompletedProcess:
     """ansible-lint with the production profile, offline (both set in .ansible-lint)."""
-    return run(['ansible-lint', *extra], capture=capture)
+    with private_ansible_home() as env:
+        return run(['ansible-lint', *extra], env=env, capture=capture)
+
+
+@contextmanager
+def private_ansible_home() -> Iterator[dict[str, str]]:
+    """environment() with an ANSIBLE_HOME of this process's own, removed afterwards.
+
+    Offline, ansible-lint writes its mock modules (.ansible-lint mock_modules) under ANSIBLE_HOME and deletes them
+    when it exits: runs sharing ~/.ansible (./dev lint, galaxy-importer's lint, side by side under xdist) would
+    delete each other's mocks mid-run.
+    """
+    home = BUILD / f'ansible-home-{os.getpid()}'
+    try:
+        yield {**environment(), 'ANSIBLE_HOME': str(home)}
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def changelog(*extra: str, capture: bool = False) -> subprocess.CompletedProcess:
@@ -348,10 +366,10 @@ def galaxy(*extra: str, capture: bool = False) -> subprocess.CompletedProcess:
         return report.result()
     for name in debris(tarball_members(tarball)):
         report.problem(f'{tarball.name} carries {name}, which is development state: add it to build_ignore in galaxy.yml')
-    env = environment()
-    env['GALAXY_IMPORTER_CONFIG'] = str(GALAXY_IMPORTER_CONFIG)
     (DIST / 'importer_result.json').unlink(missing_ok=True)
-    imported = report.step([VENV_PYTHON, '-m', 'galaxy_importer.main', *extra, tarball], cwd=DIST, env=env)
+    with private_ansible_home() as env:
+        env['GALAXY_IMPORTER_CONFIG'] = str(GALAXY_IMPORTER_CONFIG)
+        imported = report.step([VENV_PYTHON, '-m', 'galaxy_importer.main', *extra, tarball], cwd=DIST, env=env)
     for line in imported.stdout.splitlines():
         if line.startswith(('WARNING:', 'ERROR:')) and not IMPORTER_NOISE.match(line):
             report.problem(f'galaxy-importer: {line}')

@@ -316,11 +316,11 @@ DEBRIS_PARTS = frozenset({'.venv', 'build', '__pycache__', '.pytest_cache', '.hy
                           '.ansible', '.git', '.ci', 'benchmarks', 'tools', 'context'})
 DEBRIS_PREFIXES = ('tests/output/', 'tests/ecosystem/')
 DEBRIS_NAMES = frozenset({'dev', 'requirements-dev.txt', 'pytest.ini', '.gitignore', 'importer_result.json'})
+DEBRIS_ENDINGS = ('.tar.gz', '.pyc', '.pyo')
 # galaxy-importer runs ansible-lint with ANSIBLE_COLLECTIONS_PATH ending in ansible_collections, from which
 # ansible-lint cannot resolve `import_playbook: vmgate.hyperv.<playbook>` (with the parent directory it does):
 # Galaxy shows these too, and they say nothing about the collection.
 IMPORTER_NOISE = re.compile(r'^WARNING: ERROR\s+Failed to find vmgate\.hyperv\.\w+ playbook\.$')
-DEBRIS_ENDINGS = ('.tar.gz', '.pyc', '.pyo')
 
 
 def collection_version() -> str:

@@ -172,8 +172,8 @@ WMI_FAULTS = [
     (SOURCE, "Invoke:MigrateVirtualSystemToHost", "move failed", "requesting the migration", SOURCE, 1, None),
     (SOURCE, "Get:Msvm_MigrationJob", "move failed", "following migration job", DESTINATION, 1, MOVE_NOT_FOLLOWED),
     (DESTINATION, "Enumerate:Msvm_ComputerSystem", "move failed", "confirming that", DESTINATION, 1, MOVE_NOT_FOLLOWED),
-    (DESTINATION, "Enumerate:Msvm_VirtualSystemMigrationService", "stopped", "reading the migration service", SOURCE, 0, None),
-    (DESTINATION, "Invoke:GetSystemCompatibilityVectors", "stopped", "compatibility vectors", SOURCE, 0, None),
+    (DESTINATION, "Enumerate:Msvm_VirtualSystemMigrationService", "blocked", "[reading the host]", SOURCE, 0, None),
+    (DESTINATION, "Invoke:GetSystemCompatibilityVectors", "blocked", "[reading the host]", SOURCE, 0, None),
     (DESTINATION, "Invoke:CheckSystemCompatibilityInfo", "stopped", "CheckSystemCompatibilityInfo", SOURCE, 0, CAUSE_DROPPED),
 ]
 

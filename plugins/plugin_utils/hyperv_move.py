@@ -3,8 +3,8 @@
 """Move a VM: MigrateVirtualSystemToHost on its source, then follow the job to its end.
 
 The request is sent once. After any failure that leaves its fate unknown (a dropped connection, a
-job that vanished), the hosts are asked what happened: which job runs for the VM, and where the VM
-is. The answer is what gets reported; nothing is re-sent.
+job that vanished, a job or a destination that cannot be read), the hosts are asked what happened:
+which job runs for the VM, and where the VM is. The answer is what gets reported; nothing is re-sent.
 
 One refusal is retried, within `limit_wait`: Hyper-V answered the request with a job that ended at
 0 % because a host was at its limit of concurrent live migrations ("The migration limit of N was
@@ -135,8 +135,8 @@ class Mover:
             if job_ref is None:
                 break
             report.job_id = job_ref.selectors.get("InstanceID")
-            report.progress = []
-            failed = self._follow(job_ref, request, report, label, started)
+            report.progress, report.msg = [], ""
+            failed = self._follow(job_ref, vm, request, report, label, started)
             if failed is None:
                 break
             first_refusal = started if first_refusal is None else first_refusal
@@ -212,7 +212,7 @@ class Mover:
             "request did not take effect. The migration was not sent again; run the task again when the host is reachable."
         )
 
-    def _follow(self, reference: EndpointReference, request: MoveRequest, report: MoveReport,
+    def _follow(self, reference: EndpointReference, vm: dict[str, t.Any], request: MoveRequest, report: MoveReport,
                 label: str, started: float) -> dict[str, t.Any] | None:
         """Poll the job until it ends or the timeout passes; record progress. Returns the job when it failed."""
         last_percent = None
@@ -221,9 +221,9 @@ class Mover:
                 with step(f"following migration job {report.job_id} of {label}"):
                     job = self.source.job(reference)
             except StepFailed as exc:
-                if not _job_gone(exc.cause):
-                    raise
-                return None  # deleted on completion: where the VM is tells the outcome (_confirm)
+                if _job_gone(exc.cause):
+                    return None  # deleted on completion: where the VM is tells the outcome (_confirm)
+                return self._follow_the_vm(vm, request, report, label, started, exc)
             percent, job_state = job.get("PercentComplete"), job.get("JobState")
             elapsed = round(self.clock() - started, 3)
             if percent != last_percent:
@@ -239,6 +239,32 @@ class Mover:
                     f"migration job {report.job_id} of {label} still runs after {request.timeout_s:g} s "
                     f"({percent}% complete). It was not cancelled; follow it on {self.source_name} "
                     "(Get-VM / the job) and check where the VM is before trying again."
+                )
+            self.sleep(request.poll_interval_s)
+
+    def _follow_the_vm(self, vm: dict[str, t.Any], request: MoveRequest, report: MoveReport, label: str,
+                       started: float, cause: StepFailed) -> dict[str, t.Any] | None:
+        """The job cannot be read, though it runs: watch where the VM is, and the source's list of its jobs, instead.
+
+        Returns None once the VM is on the destination or its job succeeded (then _confirm checks), the job when the
+        list shows it failed; fails when neither is known by the timeout.
+        """
+        self.say(f"{label}: {cause}; watching where the VM is instead")
+        report.msg = f" Its migration job could not be followed ({cause}); where the VM is told the outcome."
+        while True:
+            try:
+                if self._destination_after_idle().find_vm(vm["Name"]) is not None:
+                    return None
+                jobs = [job for job in self.source.migration_jobs(vm["Name"]) if job.get("InstanceID") == report.job_id]
+            except (WSManError, HyperVError):
+                jobs = []  # unreadable for now: look again until the timeout
+            if jobs and jobs[-1].get("JobState") not in RUNNING_JOB_STATES:
+                return None if jobs[-1].get("JobState") in SUCCEEDED and not jobs[-1].get("ErrorCode") else jobs[-1]
+            if self.clock() - started >= request.timeout_s:
+                raise MoveFailed(
+                    f"{cause}. {label} is not on {self.destination_name} after {request.timeout_s:g} s and what became of "
+                    f"its migration job is unknown: it was not cancelled. Check where the VM is (Get-VM) and the job on "
+                    f"{self.source_name} before trying again."
                 )
             self.sleep(request.poll_interval_s)
 
@@ -306,8 +332,16 @@ class Mover:
 
     def _confirm(self, vm: dict[str, t.Any], state_before: t.Any, report: MoveReport, label: str) -> None:
         """The VM must now run on the destination, in the state it had, and be gone from the source."""
-        with step(f"confirming that {label} arrived", self.destination_name):
-            there = self._destination_after_idle().find_vm(vm["Name"])
+        try:
+            with step(f"confirming that {label} arrived", self.destination_name):
+                there = self._destination_after_idle().find_vm(vm["Name"])
+        except StepFailed as exc:
+            with step(f"confirming that {label} left"):
+                still_here = self.source.find_vm(vm["Name"])
+            where = (f"it is still on {self.source_name}" if still_here else
+                     f"it is no longer on {self.source_name}, so most likely on {self.destination_name}")
+            raise MoveFailed(f"the migration of {label} ended, but {exc} ({self.destination_name}): {where}. Check where it "
+                             "is (Get-VM) before doing anything else with it.") from None
         with step(f"confirming that {label} left"):
             still_here = self.source.find_vm(vm["Name"]) if there is None else None
         if there is None:
@@ -320,7 +354,7 @@ class Mover:
                 f"{label} is on {self.destination_name} but {state_name(state)} ({state}); it was "
                 f"{state_name(state_before)} ({state_before}) before the move. Check it there."
             )
-        report.msg = f"{label} moved from {self.source_name} to {self.destination_name} in {report.duration:g} s."
+        report.msg = f"{label} moved from {self.source_name} to {self.destination_name} in {report.duration:g} s.{report.msg}"
 
 
 def _error_text(job: dict[str, t.Any]) -> str:

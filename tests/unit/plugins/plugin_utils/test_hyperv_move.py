@@ -165,3 +165,37 @@ def test_a_destination_idle_through_a_long_job_is_reached_anew(hvsim_factory, mo
     mover, request = lab.move()
     assert mover.move(request, check_mode=False).final["host"] == "HV2"
     assert lab.sim.where("web01") == "HV2" and lab.sends() == 1
+
+
+def wmi_fault(lab, host: str, op: str) -> str:
+    message = f"Injected failure of {op} on {host}."
+    lab.sim.inject(host, "wmi_fault", op=op, code=2147749889, message=message)
+    return message
+
+
+def test_a_job_that_cannot_be_read_is_followed_by_where_the_vm_is(lab):
+    cause = wmi_fault(lab, "HV1", "Get:Msvm_MigrationJob")
+    mover, request = lab.move()
+    report = mover.move(request, check_mode=False)
+    assert report.final["host"] == "HV2" and lab.sim.where("web01") == "HV2" and lab.sends() == 1
+    assert "moved from HV1 to HV2" in report.msg and "could not be followed" in report.msg and cause in report.msg
+
+
+def test_a_job_that_cannot_be_read_and_fails_is_reported_from_the_source_s_list_of_jobs(lab):
+    wmi_fault(lab, "HV1", "Get:Msvm_MigrationJob")
+    lab.sim.inject("HV1", "migration_fail", percent=50, message="The network connection was interrupted.")
+    mover, request = lab.move()
+    with pytest.raises(MoveFailed, match=r"The network connection was interrupted.*is still on HV1\."):
+        mover.move(request, check_mode=False)
+    assert lab.sim.where("web01") == "HV1" and lab.sends() == 1
+
+
+def test_a_destination_that_cannot_be_read_after_the_move_is_reported_with_where_the_vm_most_likely_is(lab):
+    cause = wmi_fault(lab, "HV2", "Enumerate:Msvm_ComputerSystem")
+    mover, request = lab.move()
+    with pytest.raises(MoveFailed) as failure:
+        mover.move(request, check_mode=False)
+    message = str(failure.value)
+    assert "confirming that VM 'web01'" in message and cause in message
+    assert "no longer on HV1, so most likely on HV2. Check where it is (Get-VM)" in message
+    assert lab.sim.where("web01") == "HV2" and lab.sends() == 1

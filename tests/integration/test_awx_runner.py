@@ -234,11 +234,6 @@ def test_the_fleet_report_is_kept_as_an_artifact(hvsim_lab, awx_job, tmp_path):
     assert_no_secret(job)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "AWX's launch form submits an optional text question left blank as an empty string; migrate.yml reads an "
-    "empty candidates as 'no candidates' (and no destination then fails its request check) and passes an empty "
-    "override_reason to the role, which refuses it. Fix in playbooks/migrate.yml: default(..., true) for "
-    "candidates, override_reason (and vm/vms), so that blank means not given."))
 def test_blank_optional_answers_as_the_launch_form_submits_them(hvsim_lab, awx_job):
     answers = {"vms": "web01", "destination": "", "candidates": "", "override_reason": "", "source": "",
                "destination_path": "", "mode": "gate"}

@@ -18,7 +18,9 @@ description:
     M(vmgate.hyperv.compat_check) in front of it.
   - Idempotent. A VM already on the destination is reported V(ok), not changed.
   - The migration request is sent once. After a transport failure it asks the hosts which job runs for the VM and
-    where the VM is, and reports that; it never sends the request again.
+    where the VM is, and reports that; it never sends the request again. A job that cannot be read while it runs is
+    followed by where the VM is and by the source's list of the VM's jobs, until O(timeout). A destination that
+    cannot be read after the move gives a failure that says where the VM most likely is.
   - One answer is waited out and the request sent again, within O(limit_wait) seconds - Hyper-V refusing the request
     because the source or the destination already runs as many live migrations as it allows
     (C(MaximumActiveVirtualSystemMigration); the job ends at 0% with "The migration limit of N was reached").

@@ -131,10 +131,10 @@ def _host_info(name: str, entry: dict[str, t.Any], group: int, rows: list[dict[s
 
 
 def _rows(vms: dict[str, Profile], vm_entries: dict[str, dict[str, t.Any]], columns: list[str],
-          hosts: dict[str, Profile]) -> list[dict[str, t.Any]]:
+          hosts: dict[str, Profile], baseline: Profile) -> list[dict[str, t.Any]]:
     """One row per VM (by name, case-insensitively), one cell per column."""
     matrix = rank_profiles(vms, hosts)
-    baseline_values = host_values(baseline_profile(list(hosts.values())))
+    baseline_values = host_values(baseline)
     rows = []
     for name in sorted(vms, key=str.casefold):
         current = vm_entries[name].get("host")
@@ -167,7 +167,8 @@ def fleet_report(fleet: t.Any) -> dict[str, t.Any]:
     groups = group_hosts(hosts)
     columns = [name for names in groups for name in names]  # hosts of a group side by side
     host_group = {name: number for number, names in enumerate(groups, 1) for name in names}
-    rows = _rows(vms, vm_entries, columns, hosts)
+    baseline = baseline_profile(list(hosts.values()))
+    rows = _rows(vms, vm_entries, columns, hosts, baseline)
     blocked = _blocked(rows, vms, groups, host_group)
     host_details = [_host_info(name, host_entries[name], host_group[name], rows) for name in columns]
     return {
@@ -176,7 +177,7 @@ def fleet_report(fleet: t.Any) -> dict[str, t.Any]:
         "host_details": host_details,
         "vms": rows,
         "blocked": blocked,
-        "baseline": describe_vectors(baseline_profile(list(hosts.values()))),
+        "baseline": describe_vectors(baseline),
         "groups": [
             {
                 "number": number,

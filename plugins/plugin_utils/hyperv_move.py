@@ -46,9 +46,6 @@ RUNNING_JOB_STATES = frozenset((2, 3, 4, 5, 6))
 SUCCEEDED = frozenset((7, 32768))
 # The error text of a migration refused because the source or the destination runs as many live migrations as
 # MaximumActiveVirtualSystemMigration allows ("The migration limit of 2 was reached on 'HV02' ...").
-# A WinRM server closes a keep-alive connection idle for longer than its timeout (http.sys: 2 minutes, hvsim: 30 s),
-# and the authenticated, encrypting session goes with it: a host left idle this long is made to authenticate anew.
-IDLE_S = 20.0
 LIMIT_REACHED = re.compile(r"\bmigration limit (?:of )?\d+ (?:was|has been) reached\b", re.IGNORECASE)
 
 
@@ -95,13 +92,6 @@ class Mover:
         self.source, self.destination = source, destination
         self.source_name, self.destination_name = source_name, destination_name
         self.say, self.clock, self.sleep, self.jitter = say, clock, sleep, jitter
-        self._destination_used = clock()  # the destination sits idle while the job runs on the source
-
-    def _destination_after_idle(self) -> HyperVHost:
-        if self.clock() - self._destination_used > IDLE_S:
-            self.destination.client.close()
-        self._destination_used = self.clock()
-        return self.destination
 
     def move(self, request: MoveRequest, check_mode: bool) -> MoveReport:
         report = MoveReport()
@@ -119,7 +109,6 @@ class Mover:
             )
         with step("reading the destination's migration service", self.destination_name):
             service = self.destination.migration_service()
-        self._destination_used = self.clock()
         destination_host = request.destination_host or str(service.get("SystemName") or self.destination_name)
         listeners = service.get("MigrationServiceListenerIPAddressList") or []
         if check_mode:
@@ -203,7 +192,7 @@ class Mover:
             self.say(f"{label}: following job {job.get('InstanceID')}, which the lost request started")
             return reference
         with step(f"looking for {label} on the destination", self.destination_name):
-            moved = self._destination_after_idle().find_vm(vm["Name"])
+            moved = self.destination.find_vm(vm["Name"])
         if moved is not None:
             return None  # it already completed
         raise MoveFailed(
@@ -253,7 +242,7 @@ class Mover:
         report.msg = f" Its migration job could not be followed ({cause}); where the VM is told the outcome."
         while True:
             try:
-                if self._destination_after_idle().find_vm(vm["Name"]) is not None:
+                if self.destination.find_vm(vm["Name"]) is not None:
                     return None
                 jobs = [job for job in self.source.migration_jobs(vm["Name"]) if job.get("InstanceID") == report.job_id]
             except (WSManError, HyperVError):
@@ -285,8 +274,6 @@ class Mover:
         self.say(f"{label}: {_error_text(job)}; sending the request again in {pause:.1f} s "
                  f"(refusal {report.limit_refusals}, limit_wait {request.limit_wait_s:g} s)")
         self.sleep(pause)
-        if pause > IDLE_S:
-            self.source.client.close()
         with step(f"checking that {label} is still on the source before sending its migration again"):
             still_here = self.source.find_vm(vm["Name"])
             running = [one for one in self.source.migration_jobs(vm["Name"]) if one.get("JobState") in RUNNING_JOB_STATES]
@@ -326,7 +313,7 @@ class Mover:
             if self.source.find_vm(vm["Name"]) is not None:
                 return f"{label} is still on {self.source_name}."
         with step(f"looking for {label} after the failed migration", self.destination_name):
-            if self._destination_after_idle().find_vm(vm["Name"]) is not None:
+            if self.destination.find_vm(vm["Name"]) is not None:
                 return f"{label} is on {self.destination_name} nevertheless."
         return f"{label} is on neither {self.source_name} nor {self.destination_name}: check the cluster."
 
@@ -334,7 +321,7 @@ class Mover:
         """The VM must now run on the destination, in the state it had, and be gone from the source."""
         try:
             with step(f"confirming that {label} arrived", self.destination_name):
-                there = self._destination_after_idle().find_vm(vm["Name"])
+                there = self.destination.find_vm(vm["Name"])
         except StepFailed as exc:
             with step(f"confirming that {label} left"):
                 still_here = self.source.find_vm(vm["Name"])

@@ -34,6 +34,9 @@ else:
     IMPORT_ERROR = None
 
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024  # WinRM's own envelopes are at most 500 KB; pulls add up
+# A WinRM server closes a keep-alive connection idle for longer than its timeout (http.sys: 2 minutes, hvsim: 30 s),
+# and the authenticated, encrypting session goes with it: a session idle this long is dropped before the next request.
+IDLE_SESSION_S = 20.0
 MAX_ELEMENTS = 100
 
 
@@ -79,6 +82,7 @@ class WSManClient:
         self.backoff_s = backoff_s
         self._sleep = sleep
         self._protocol: t.Any = None
+        self._last_used = 0.0  # time.monotonic() of the last request's end
 
     # Transport
 
@@ -98,13 +102,18 @@ class WSManClient:
         return self._protocol.transport
 
     def _post(self, document: str) -> bytes:
-        """Send one envelope. After a transport failure the session is dropped: the connection is gone,
-        and NTLM/Kerberos contexts with it, so the next request authenticates anew."""
+        """Send one envelope. After a transport failure, or when the session sat idle long enough for the
+        server to close its connection, the session is dropped: NTLM/Kerberos contexts are bound to the
+        connection, so the next request authenticates anew."""
+        if self._protocol is not None and time.monotonic() - self._last_used > IDLE_SESSION_S:
+            self.close()
         try:
             return self._send(document)
         except TransportError:
             self.close()
             raise
+        finally:
+            self._last_used = time.monotonic()
 
     def _send(self, document: str) -> bytes:
         """Send one envelope; map every failure to a typed error naming the endpoint."""

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils import hyperv_move
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils import wsman_client
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import HyperVHost
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_move import MoveFailed, MoveRequest, Mover, refused_for_limit
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_settings import WinRMSettings
@@ -157,10 +157,10 @@ def test_what_counts_as_a_refusal_for_the_limit(job, refused):
 
 
 def test_a_destination_idle_through_a_long_job_is_reached_anew(hvsim_factory, monkeypatch):  # pylint: disable=redefined-outer-name
-    # Scaled down: the server drops connections idle for 0.3 s, the job takes 1 s, the Mover counts 0.2 s as idle.
+    # Scaled down: the server drops connections idle for 0.3 s, the job takes 1 s, the client counts 0.2 s as idle.
     # Without a new session the confirmation, encrypted for the dropped one, is refused with HTTP 400.
     monkeypatch.setattr(server.WsmanHandler, "timeout", 0.3)
-    monkeypatch.setattr(hyperv_move, "IDLE_S", 0.2)
+    monkeypatch.setattr(wsman_client, "IDLE_SESSION_S", 0.2)
     lab = Lab(hvsim_factory(LAB, migration_duration_s=1.0))
     mover, request = lab.move()
     assert mover.move(request, check_mode=False).final["host"] == "HV2"

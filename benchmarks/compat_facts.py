@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "build" / "collections"), str(ROOT / "tests")]
 
 # pylint: disable=wrong-import-position
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils import hyperv_facts
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import HyperVHost
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_settings import WinRMSettings
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_client import WSManClient
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import facts as hyperv_facts
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import HyperVHost
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.client import WSManClient
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.settings import WinRMSettings
 from hvsim.simulator import DEFAULT_PASSWORD, DEFAULT_USER, Simulator
 
 HOST = "HV-BENCH"

@@ -24,7 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "build" / "collections"))
 
 # pylint: disable=wrong-import-position
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils import compat, ranking, vectors
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine import compat
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine import ranking
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine import vectors
 
 SUBSET, EQUAL, LESS_EQUAL, GREATER_EQUAL = 2, 0, 7, 5
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 from ansible.utils.display import Display
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils import hyperv_checks, hyperv_facts, migration_service
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.failures import step
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.host_session import HostSession
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_action import HyperVAction
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_options import HOST_ARGUMENT_SPEC
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.base import HyperVAction
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.host_session import HostSession
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.options import HOST_ARGUMENT_SPEC
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import checks as hyperv_checks
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import facts as hyperv_facts
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import migration_service
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.failures import step
 
 display = Display()
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils import hyperv_facts
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.host_session import HostSession
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_action import HyperVAction
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_options import HOST_ARGUMENT_SPEC
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.base import HyperVAction
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.host_session import HostSession
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.options import HOST_ARGUMENT_SPEC
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import facts as hyperv_facts
 
 ARGUMENT_SPEC = {
     "vms": {"type": "raw"},

@@ -9,14 +9,14 @@ import dataclasses
 from ansible.errors import AnsibleActionFail
 from ansible.utils.display import Display
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.failures import StepFailed
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.host_session import HostSession
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_action import HyperVAction
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import HyperVError
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_checks import MIGRATION_TYPES
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_move import MoveFailed, MoveRequest, Mover
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_options import HOST_ARGUMENT_SPEC
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import WSManError
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.base import HyperVAction
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.host_session import HostSession
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.options import HOST_ARGUMENT_SPEC
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import HyperVError
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.checks import MIGRATION_TYPES
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.failures import StepFailed
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.move import MoveFailed, MoveRequest, Mover
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import WSManError
 
 display = Display()
 

@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils import baseline, compat, ranking
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.plugin_errors import jinja_plugin
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine import baseline
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine import compat
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine import ranking
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.plugin_errors import jinja_plugin
 
 
 def vm_compatible(vm_vectors, host_vectors):

@@ -4,8 +4,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils import fleet, fleet_facts
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.plugin_errors import jinja_plugin
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine import fleet
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine import fleet_facts
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.plugin_errors import jinja_plugin
 
 
 class FilterModule:

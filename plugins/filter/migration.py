@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils import migration_service
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import migration_service
 
 
 def migration_service_reasons(service, host, role, include_limit=True):

@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils import compat
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.plugin_errors import jinja_plugin
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine import compat
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.plugin_errors import jinja_plugin
 
 
 @jinja_plugin

@@ -18,11 +18,15 @@ from dataclasses import dataclass
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils import baseline, compat, ranking, vectors, wsman_xml
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import HyperVError, HyperVHost
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_settings import WinRMSettings
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_client import WSManClient
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import WSManError
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine import baseline
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine import compat
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine import ranking
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine import vectors
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import HyperVError, HyperVHost
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman import soap as wsman_xml
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.client import WSManClient
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import WSManError
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.settings import WinRMSettings
 
 
 # The oracle. hyperv-wmi-facts.md: the VM's value is the left operand, the host's the right one.

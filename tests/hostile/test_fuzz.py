@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, settings
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import WSManFault
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import WSManFault
 from hostile.fuzz_targets import CLIENT_CALLS, REPLIES, TARGETS, Canned
 
 BOUNDED = settings(max_examples=300, deadline=5000, derandomize=True, database=None, print_blob=False,

@@ -11,10 +11,10 @@ import sys
 import pytest
 import yaml
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import HyperVHost
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_settings import WinRMSettings
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_client import MAX_RESPONSE_BYTES, WSManClient
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import ResponseError
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import HyperVHost
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.client import MAX_RESPONSE_BYTES, WSManClient
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import ResponseError
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.settings import WinRMSettings
 from hvsim.pytest_fixtures import HVSIM_PASSWORD, HVSIM_USER, hvsim_lab, hvsim_session  # noqa: F401  pylint: disable=unused-import
 from integration.conftest import run_playbook  # noqa: F401  pylint: disable=unused-import
 

@@ -9,7 +9,7 @@ import math
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.vectors import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import (
     UINT32_MAX,
     UINT64_MAX,
 )

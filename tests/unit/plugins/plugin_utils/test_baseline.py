@@ -10,9 +10,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.baseline import compat_baseline
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.compat import report
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.vectors import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.baseline import compat_baseline
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.compat import report
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import (
     UINT32_MAX,
     UINT64_MAX,
     Vector,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.cim_types import SCHEMAS, CimTypeError, convert, typed
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_xml import Instance
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.cim_types import SCHEMAS, CimTypeError, convert, typed
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.soap import Instance
 
 LIMITS = {"uint8": 2**8 - 1, "uint16": 2**16 - 1, "uint32": 2**32 - 1, "uint64": 2**64 - 1}
 

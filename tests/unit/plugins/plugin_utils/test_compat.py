@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.compat import OPERATIONS, format_bits, report
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.vectors import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.compat import OPERATIONS, format_bits, report
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import (
     UINT32_MAX,
     UINT64_MAX,
     VectorInputError,

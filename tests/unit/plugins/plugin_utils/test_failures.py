@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.failures import StepFailed, describe, step
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import HyperVError, MethodFailed
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_settings import SettingsError, WinRMSettings
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import HyperVError, MethodFailed
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.failures import StepFailed, describe, step
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.settings import SettingsError, WinRMSettings
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import (
     AuthenticationError,
     CertificateError,
     ResponseError,

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.fleet import fleet_report
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.fleet_facts import fleet_facts
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.vectors import VectorInputError
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.fleet import fleet_report
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.fleet_facts import fleet_facts
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import VectorInputError
 from ansible_collections.vmgate.hyperv.tests.unit.plugins.plugin_utils.helpers import SUBSET, vec
 
 SMALL, BIG = [vec(1, SUBSET, 1)], [vec(1, SUBSET, 3)]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import HyperVHost
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import WSManFault
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_xml import Instance
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import HyperVHost
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import WSManFault
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.soap import Instance
 
 LIVE = {"CreationClassName": "Msvm_VirtualSystemMigrationService", "Name": "migrationwmi",
         "SystemCreationClassName": "Msvm_ComputerSystem", "SystemName": "HV01"}

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import HyperVError
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_facts import select_vms
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import HyperVError
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.facts import select_vms
 
 WEB_A = "6C9A2A5F-7F1B-4D4B-9C1E-0F0E1D2C3B4A"
 WEB_B = "11111111-2222-3333-4444-555555555555"

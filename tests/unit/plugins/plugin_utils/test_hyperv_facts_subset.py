@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_facts import SUBSETS, resolve_subset
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.facts import SUBSETS, resolve_subset
 
 
 @pytest.mark.parametrize("requested, parts", [

@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils import wsman_client
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import HyperVHost
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_move import MoveFailed, MoveRequest, Mover, refused_for_limit
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_settings import WinRMSettings
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_client import WSManClient
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import HyperVHost
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.move import MoveFailed, MoveRequest, Mover, refused_for_limit
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman import client as wsman_client
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.client import WSManClient
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.settings import WinRMSettings
 from hvsim import server
 from hvsim.pytest_fixtures import HVSIM_PASSWORD, HVSIM_USER, hvsim_factory  # noqa: F401  pylint: disable=unused-import
 

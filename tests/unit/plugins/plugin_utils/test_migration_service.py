@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.migration_service import service_reasons
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.migration_service import service_reasons
 
 READY = {"enabled_state": 2, "live_migration_enabled": True, "listener_addresses": ["10.0.0.2"],
          "active_vm_migrations": 1, "max_vm_migrations": 2}

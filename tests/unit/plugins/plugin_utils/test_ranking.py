@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.compat import report
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.ranking import compat_matrix, rank_hosts
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.vectors import VectorInputError
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.compat import report
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.ranking import compat_matrix, rank_hosts
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import VectorInputError
 from ansible_collections.vmgate.hyperv.tests.unit.plugins.plugin_utils.helpers import (
     DETERMINISTIC,
     DISJOINT,

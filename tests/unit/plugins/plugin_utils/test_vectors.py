@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.vectors import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import (
     UINT32_MAX,
     UINT64_MAX,
     Vector,

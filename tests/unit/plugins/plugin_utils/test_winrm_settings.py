@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_settings import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.settings import (
     SettingsError,
     WinRMSettings,
     resolve,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import (
     AuthenticationError,
     CertificateError,
     ResponseError,
@@ -16,7 +16,7 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import 
     WSManFault,
     fault_from_envelope,
 )
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_xml import NS, parse_document
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.soap import NS, parse_document
 
 ENDPOINT = "https://hv01.example.com:5986/wsman"
 XMLNS = " ".join(f'xmlns:{prefix}="{uri}"' for prefix, uri in NS.items())

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_xml import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.soap import (
     ANONYMOUS,
     ENUMERATE,
     GET,

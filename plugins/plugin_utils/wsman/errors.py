@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_xml import NS, local_name
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.soap import NS, local_name
 
 TIMED_OUT = 2150858793  # WSManFault code of w:TimedOut
 WBEM_E_ACCESS_DENIED = 2147749891  # 0x80041003

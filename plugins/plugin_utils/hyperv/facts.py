@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime
 import typing as t
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.failures import step
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.failures import step
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import (
     SERVICE_KEYS,
     VM_STATES,
     HyperVError,

@@ -11,10 +11,11 @@ import base64
 import re
 import typing as t
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils import cim_types, wsman_xml
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_client import WSManClient
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import WSManFault
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_xml import EndpointReference, wql_literal
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman import cim_types
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman import soap as wsman_xml
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.client import WSManClient
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import WSManFault
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.soap import EndpointReference, wql_literal
 
 VIRTUALIZATION_NAMESPACE = "root/virtualization/v2"
 CLUSTER_NAMESPACE = "root/HyperVCluster/v2"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_xml import Instance
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.soap import Instance
 
 _UINT_BITS = {"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64}
 

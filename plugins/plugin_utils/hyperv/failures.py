@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import typing as t
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import CLUSTER_NAMESPACE, HyperVError
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_settings import SettingsError, WinRMSettings
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import CLUSTER_NAMESPACE, HyperVError
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.settings import SettingsError, WinRMSettings
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import (
     AuthenticationError,
     CertificateError,
     ResponseError,

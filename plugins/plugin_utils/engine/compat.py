@@ -14,7 +14,7 @@ import functools
 import typing as t
 from collections.abc import Mapping
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.vectors import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import (
     Profile,
     Vector,
     parse_profile,

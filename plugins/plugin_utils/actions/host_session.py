@@ -9,16 +9,17 @@ import typing as t
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils import failures, winrm_settings
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import failures
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman import settings as winrm_settings
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import (
     VIRTUALIZATION_NAMESPACE as DEFAULT_NAMESPACE,
     HyperVError,
     HyperVHost,
 )
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.inventory_connection import InventoryConnection
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_options import connection_options
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_client import WSManClient
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import WSManError
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.options import connection_options
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.client import WSManClient
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import WSManError
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.inventory_connection import InventoryConnection
 
 
 class HostSession:

@@ -21,8 +21,8 @@ import re
 import time
 import typing as t
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.failures import StepFailed, step
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.failures import StepFailed, step
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import (
     JOB_STARTED,
     VM_STATES,
     HyperVError,
@@ -30,14 +30,14 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import (
     MethodFailed,
     return_code_name,
 )
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_checks import migration_setting_data
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.checks import migration_setting_data
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import (
     ResponseError,
     TransportError,
     WSManError,
     WSManFault,
 )
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_xml import CimXml, EndpointReference, class_uri
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.soap import CimXml, EndpointReference, class_uri
 
 # CIM_ConcreteJob.JobState
 JOB_STATES = {2: "New", 3: "Starting", 4: "Running", 5: "Suspended", 6: "Shutting Down", 7: "Completed",

@@ -15,15 +15,15 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Mapping
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.baseline import baseline_profile
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.compat import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.baseline import baseline_profile
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.compat import (
     VECTOR_NAMES,
     check,
     host_values,
     operation_name,
 )
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.ranking import rank_profiles
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.vectors import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.ranking import rank_profiles
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import (
     Profile,
     VectorInputError,
     describe,

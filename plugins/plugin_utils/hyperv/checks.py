@@ -9,8 +9,8 @@ import base64
 import binascii
 import typing as t
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import HyperVError, HyperVHost, MethodFailed
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_xml import CimXml
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import HyperVError, HyperVHost, MethodFailed
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.soap import CimXml
 
 NOT_COMPATIBLE = 32784
 MIGRATION_TYPES = {"live": 32768, "live_and_storage": 32771}  # Msvm_VirtualSystemMigrationSettingData.MigrationType

@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 import typing as t
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils import wsman_xml
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.winrm_settings import WinRMSettings
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman import soap as wsman_xml
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.settings import WinRMSettings
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import (
     AuthenticationError,
     CertificateError,
     ResponseError,
@@ -22,7 +22,7 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_errors import 
     WSManError,
     fault_from_envelope,
 )
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman_xml import NS, Instance
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.soap import NS, Instance
 
 try:
     import requests

@@ -31,7 +31,7 @@ import operator
 import typing as t
 from collections.abc import Mapping, Sequence
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.compat import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.compat import (
     DISJOINT,
     DIVISIBLE,
     EQUAL,
@@ -43,7 +43,7 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.compat import (
     SUBSET,
     SUPERSET,
 )
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.vectors import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import (
     UINT64_MAX,
     Profile,
     Vector,

@@ -9,7 +9,7 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.vectors import VectorInputError
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import VectorInputError
 
 
 def jinja_plugin(func: t.Callable) -> t.Callable:

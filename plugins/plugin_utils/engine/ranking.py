@@ -18,13 +18,13 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Mapping
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.compat import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.compat import (
     SUBSET,
     HostValues,
     check,
     host_values,
 )
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.vectors import (
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import (
     Profile,
     parse_named_profiles,
     parse_profile,

@@ -14,7 +14,7 @@ import typing as t
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.vectors import VectorInputError, describe
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import VectorInputError, describe
 
 
 def _mapping(value: t.Any, where: str, what: str) -> Mapping:

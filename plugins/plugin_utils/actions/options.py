@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv_api import CLUSTER_NAMESPACE, VIRTUALIZATION_NAMESPACE
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import CLUSTER_NAMESPACE, VIRTUALIZATION_NAMESPACE
 
 WINRM_ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "hostname": {"type": "str"},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate.decision import record_move
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import migration_service
 
 
@@ -18,6 +19,14 @@ def migration_service_reasons(service, host, role, include_limit=True):
         raise AnsibleFilterError(f"{host}: {exc}") from exc
 
 
+def migration_outcome(decision, move_result):
+    if not isinstance(decision, dict) or "verdict" not in decision or "check_mode" not in decision:
+        raise AnsibleFilterError("expects a decision of vmgate.hyperv.gate (migration_gate_decision)")
+    if not isinstance(move_result, dict):
+        raise AnsibleFilterError(f"expects the registered result of vmgate.hyperv.vm_move, got {type(move_result).__name__}")
+    return record_move(decision, move_result, failed=bool(move_result.get("failed")))
+
+
 class FilterModule:
     def filters(self):
-        return {"migration_service_reasons": migration_service_reasons}
+        return {"migration_service_reasons": migration_service_reasons, "migration_outcome": migration_outcome}

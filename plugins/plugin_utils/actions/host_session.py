@@ -5,6 +5,7 @@ service with the host's own settings, and turn any failure into one message for 
 
 from __future__ import annotations
 
+import threading
 import typing as t
 
 from ansible.errors import AnsibleActionFail
@@ -30,6 +31,7 @@ class HostSession:
         self.namespace = namespace
         self.settings: winrm_settings.WinRMSettings | None = None
         self.client: WSManClient | None = None
+        self._lock = threading.RLock()  # one request at a time per host: NTLM binds its context to the connection
         try:
             self.settings = resolve()
             self.client = WSManClient(self.settings)
@@ -80,10 +82,11 @@ class HostSession:
 
     def run(self, work: t.Callable[[HyperVHost], t.Any]) -> t.Any:
         """Run `work` with the host's API; every failure becomes AnsibleActionFail with its message."""
-        try:
-            return work(self.api)
-        except (failures.StepFailed, HyperVError, WSManError) as exc:
-            self.fail(exc)
+        with self._lock:
+            try:
+                return work(self.api)
+            except (failures.StepFailed, HyperVError, WSManError) as exc:
+                self.fail(exc)
 
 
 def _winrm_vars(action: t.Any, task_vars: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -95,14 +95,20 @@ def gather(api: HyperVHost, vms: list[str] | str | None, include_blob: bool, whe
     """The hyperv_compat facts; `vms` is a list of names/ids, 'all', or None for none; `subset` the optional parts."""
     requested = None if vms == "all" else list(vms or [])
     selected: list[dict[str, t.Any]] = []
-    versions: dict[str, str | None] = {}
     if requested != []:
         with step("finding the requested VMs (Msvm_ComputerSystem)"):
             candidates = api.virtual_machines(requested)
             selected = candidates if requested is None else select_vms(requested, candidates, where)
-        if "configuration_versions" in subset and selected:
-            with step("reading the VMs' configuration versions (Msvm_VirtualSystemSettingData)"):
-                versions = api.configuration_versions([str(vm.get("Name")) for vm in selected])
+    return gather_systems(api, selected, include_blob, subset)
+
+
+def gather_systems(api: HyperVHost, selected: list[dict[str, t.Any]], include_blob: bool,
+                   subset: frozenset[str] = frozenset(SUBSETS)) -> dict[str, t.Any]:
+    """The hyperv_compat facts for VMs already found (their Msvm_ComputerSystem instances)."""
+    versions: dict[str, str | None] = {}
+    if selected and "configuration_versions" in subset:
+        with step("reading the VMs' configuration versions (Msvm_VirtualSystemSettingData)"):
+            versions = api.configuration_versions([str(vm.get("Name")) for vm in selected])
     with step("reading the migration service (Msvm_VirtualSystemMigrationService)"):
         host = api.host_reference()
         service = api.migration_service()
@@ -129,18 +135,21 @@ def gather(api: HyperVHost, vms: list[str] | str | None, include_blob: bool, whe
     return facts
 
 
-def _vm_facts(api: HyperVHost, vm: dict[str, t.Any], version: str | None, include_blob: bool) -> dict[str, t.Any]:
+def vm_identity(vm: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Who a VM (Msvm_ComputerSystem) is and its state, as the facts name them."""
     state = vm.get("EnabledState")
+    return {
+        "id": vm.get("Name"),
+        "name": vm.get("ElementName"),
+        "state": state,
+        "state_name": VM_STATES.get(state, "Unknown") if state is not None else None,
+    }
+
+
+def _vm_facts(api: HyperVHost, vm: dict[str, t.Any], version: str | None, include_blob: bool) -> dict[str, t.Any]:
     label = f"VM {vm.get('ElementName')!r} ({vm.get('Name')})"
     with step(f"reading the compatibility vectors of {label}"):
-        entry = {
-            "id": vm.get("Name"),
-            "name": vm.get("ElementName"),
-            "state": state,
-            "state_name": VM_STATES.get(state, "Unknown") if state is not None else None,
-            "configuration_version": version,
-            "vectors": api.vectors(vm),
-        }
+        entry = {**vm_identity(vm), "configuration_version": version, "vectors": api.vectors(vm)}
     if include_blob:
         with step(f"reading the compatibility blob of {label} (GetSystemCompatibilityInfo)"):
             entry["compatibility_info"], entry["compatibility_info_encoding"] = api.compatibility_blob(vm)

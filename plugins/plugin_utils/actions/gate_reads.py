@@ -1,0 +1,141 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The reads one gate decision makes, several hosts at a time: one session per host, with the settings of
+its inventory variables. The decision itself is made from them by plugin_utils/gate/decision.py."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import time
+import typing as t
+
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions import hyperv_verdict
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.host_session import HostSession
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate.decision import Sighting, matches
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import facts as hyperv_facts
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.failures import step
+
+MAX_PARALLEL_HOSTS = 16
+
+
+class Failed(t.NamedTuple):
+    """A host that could not be read, and why (the message names the host and the step)."""
+
+    message: str
+
+
+class GateReads(contextlib.AbstractContextManager):
+    """Sessions to the inventory hosts a gate needs, opened in the calling thread (they template inventory
+    variables), used from a thread pool (each session serializes its own requests)."""
+
+    def __init__(self, action: t.Any, task_vars: dict[str, t.Any], namespace: str):
+        self._action = action
+        self._task_vars = task_vars
+        self._namespace = namespace
+        self._sessions: dict[str, HostSession | Failed] = {}
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=MAX_PARALLEL_HOSTS,
+                                                           thread_name_prefix="vmgate-gate")
+
+    def __exit__(self, *_exc_info: t.Any) -> None:
+        self._pool.shutdown(wait=True)
+        for session in self._sessions.values():
+            if isinstance(session, HostSession):
+                session.__exit__(None, None, None)
+
+    def session(self, host: str) -> HostSession | Failed:
+        if host not in self._sessions:
+            try:
+                self._sessions[host] = HostSession.for_inventory_host(self._action, self._task_vars, host,
+                                                                      self._namespace)
+            except AnsibleActionFail as exc:
+                self._sessions[host] = Failed(str(exc))
+        return self._sessions[host]
+
+    def each(self, hosts: t.Iterable[str], work: t.Callable[[HostSession], t.Any]) -> dict[str, t.Any]:
+        """work(session) on every host at once; host -> its result, or Failed with the host's message."""
+        sessions = {host: self.session(host) for host in dict.fromkeys(hosts)}  # opened here, not in the threads
+        futures = {host: self._pool.submit(_attempt, session, work) for host, session in sessions.items()
+                   if isinstance(session, HostSession)}
+        return {host: futures[host].result() if host in futures else session for host, session in sessions.items()}
+
+    @staticmethod
+    def together(*reads: t.Callable[[], t.Any]) -> list[t.Any]:
+        """Several reads of different kinds at the same time (each on its own hosts), their results in order."""
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(reads)) as outer:
+            return [future.result() for future in [outer.submit(read) for read in reads]]
+
+    # The reads
+
+    def find(self, hosts: t.Iterable[str], vm: str) -> dict[str, t.Any]:
+        """host -> (the VMs answering to `vm` there, those answering to it trimmed): one cheap query per host."""
+        names = list(dict.fromkeys([vm, vm.strip()])) if vm.strip() else [vm]
+
+        def work(session: HostSession):
+            def query(api):
+                with step("finding the VM (Msvm_ComputerSystem)"):
+                    systems = api.virtual_machines(names)
+                identities = [hyperv_facts.vm_identity(system) for system in systems]
+                found = [Sighting(session.label, identity) for identity in identities if matches(vm, identity)]
+                near = [Sighting(session.label, identity) for identity in identities
+                        if not matches(vm, identity) and names[-1] != vm and matches(names[-1], identity)]
+                return found, near, {identity["id"]: system for identity, system in zip(identities, systems)}
+            return session.run(query)
+
+        return self.each(hosts, work)
+
+    def read_vm(self, host: str, system: dict[str, t.Any]) -> dict[str, t.Any] | Failed:
+        """The source's facts with the VM's entry and its compatibility blob (no other part of the host)."""
+        return self.each([host], lambda session: session.run(
+            lambda api: hyperv_facts.gather_systems(api, [system], include_blob=True, subset=frozenset())))[host]
+
+    def read_hosts(self, hosts: t.Iterable[str], subset: frozenset[str]) -> dict[str, t.Any]:
+        """host -> the host part of its facts (vectors, migration service, as `subset` asks), or Failed."""
+        return self.each(hosts, lambda session: session.run(
+            lambda api: hyperv_facts.gather_systems(api, [], include_blob=False, subset=subset)["host"]))
+
+    def read_services(self, hosts: t.Iterable[str]) -> dict[str, t.Any]:
+        """host -> its migration service with its settings (the limit), or Failed."""
+        def work(session: HostSession):
+            def read(api):
+                with step("reading the migration service and its settings"):
+                    return hyperv_facts.migration_service_facts(api.migration_service(), api.migration_settings())
+            return session.run(read)
+        return self.each(hosts, work)
+
+    def wait_for_slots(self, services: dict[str, dict[str, t.Any]], limit_wait: float, limit_poll: float,
+                       is_free: t.Callable[[t.Mapping[str, t.Any]], bool],
+                       say: t.Callable[[str], None]) -> tuple[dict[str, t.Any], float, bool]:
+        """Read the hosts' migration services every `limit_poll` seconds, for up to `limit_wait` seconds, until each
+        has a free live-migration slot. Returns (the last services read, seconds waited, whether all are free)."""
+        slept = 0.0  # the waiting the gate chose, between reads (the reads' own time aside)
+        while True:
+            services = self.read_services(services)
+            busy = {host: service for host, service in services.items() if isinstance(service, Failed) or not is_free(service)}
+            if not busy or slept >= limit_wait:
+                return services, round(slept, 1), not busy
+            say("Waiting for a free live-migration slot on " + ", ".join(
+                f"{host} ({service.get('active_vm_migrations')} of {service.get('max_vm_migrations')} running)"
+                if not isinstance(service, Failed) else host for host, service in busy.items()))
+            pause = min(limit_poll, limit_wait - slept)
+            time.sleep(pause)
+            slept += pause
+
+    def ask_hyperv(self, hosts: t.Iterable[str], source: str, vm: dict[str, t.Any], migration_type: str,
+                   known: t.Mapping[str, t.Mapping[str, t.Any]]) -> dict[str, t.Any]:
+        """host -> compat_check's verdict on `vm` for that host (its blob check, the source's pre-check), or
+        Failed. The source's session is shared: its pre-checks go one at a time."""
+        source_session = self.session(source)
+        if isinstance(source_session, Failed):
+            return {host: source_session for host in hosts}
+        return self.each(hosts, lambda session: hyperv_verdict.ask(
+            session, source_session, vm, migration_type, None, known.get(session.label), known.get(source)))
+
+
+def _attempt(session: HostSession, work: t.Callable[[HostSession], t.Any]) -> t.Any:
+    try:
+        return work(session)
+    except AnsibleActionFail as exc:
+        return Failed(exc.message)

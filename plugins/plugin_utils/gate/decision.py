@@ -1,0 +1,412 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The gate's decision, from what was read: pure, no I/O.
+
+The gate action reads the hosts and calls these steps in order:
+  locate()     where the VM is, from what the hosts answered when asked for it;
+  assess()     the destination or candidates: the vectors' verdict and rank, their migration service;
+  slots_to_wait_for() / after_wait()   hosts at their concurrent-migration limit, and what a wait changed;
+  hosts_to_ask()   which hosts Hyper-V is asked about (compat_check's checks);
+  decide()     the verdict, every reason per host, the selection, the override, and the message;
+  record_move()    the move's outcome added to the decision.
+Fail closed: a host that could not be read, or a check that could not be made, is a reason, never a pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing as t
+
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.ranking import rank_hosts
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import message as gate_message
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate.request import Request
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.migration_service import service_reasons
+
+FINDING = "finding the VM"
+TRANSITIONAL_STATES = ("Starting", "Stopping", "Saving", "Pausing", "Resuming", "Snapshotting", "Reset")
+
+
+def reason(host: str, role: str, check: str, text: str) -> dict[str, str]:
+    return {"host": host, "role": role, "check": check, "message": text}
+
+
+@dataclasses.dataclass
+class Sighting:
+    """A VM that answers to the name or id asked, on one host: {id, name, state, state_name}."""
+
+    host: str
+    vm: dict[str, t.Any]
+
+
+@dataclasses.dataclass
+class Location:
+    outcome: str  # located, already_there, not_found, ambiguous
+    source: str | None  # where the VM is (located), or the source asked for
+    seen: list[Sighting]
+    reasons: list[dict[str, str]]
+    warnings: list[dict[str, str]]
+
+    @property
+    def vm(self) -> dict[str, t.Any]:
+        return self.seen[0].vm if len(self.seen) == 1 else {}
+
+
+def matches(vm: str, system: t.Mapping[str, t.Any]) -> bool:
+    """Whether a VM ({id, name}) answers to `vm`: its id (braces and case aside) or its name (case aside, as
+    Hyper-V compares names); nothing trimmed."""
+    wanted = vm[1:-1] if vm.startswith("{") and vm.endswith("}") else vm
+    return str(system.get("id") or "").upper() == wanted.upper() or str(system.get("name") or "").lower() == vm.lower()
+
+
+def locate(request: Request, seen: list[Sighting], unreadable: t.Mapping[str, str], searched: list[str],
+           near_misses: list[Sighting] = ()) -> Location:
+    """What the search means. `seen`: the VMs matching the request on the hosts read; `unreadable`: host ->
+    why it could not be read; `searched`: every host asked (readable or not); `near_misses`: VMs that match the
+    name trimmed, when the literal name matched none."""
+    targets = [host for host in request.targets if host != request.source]
+    if not seen:
+        outcome = "not_found"
+    elif len(seen) > 1:
+        outcome = "ambiguous"
+    elif seen[0].host == request.source:
+        outcome = "located"
+    elif seen[0].host in targets and (request.source or not request.pick):
+        outcome = "already_there"
+    else:
+        outcome = "located"
+    reasons: list[dict[str, str]] = []
+    warnings: list[dict[str, str]] = []
+    label = json.dumps(request.vm)
+    if outcome == "not_found":
+        for host, text in unreadable.items():
+            reasons.append(reason(host, "source" if host == request.source else "searched", FINDING, text))
+        readable = [host for host in searched if host not in unreadable]
+        if readable:
+            text = (f"No VM named or with id {label} is on {', '.join(readable)}. Check the name as Get-VM shows it, "
+                    "and that the host it runs on is in the inventory.")
+            if near_misses:
+                where = ", ".join(f"{json.dumps(miss.vm.get('name'))} on {miss.host}" for miss in near_misses)
+                text += (f" Names are taken literally, spaces included: {where} would match without the spaces "
+                         "around the name; name that VM exactly (or by its id) to gate it.")
+            reasons.append(reason("", "request", FINDING, text))
+    elif outcome == "ambiguous":
+        found = [f"id {item.vm.get('id')} on {item.host} ({item.vm.get('state_name')})" for item in seen]
+        reasons.append(reason("", "request", FINDING,
+                              f"{len(seen)} VMs match {label}: {', '.join(found)}. Name the VM by its id."))
+    else:
+        for host, text in unreadable.items():
+            if host not in request.targets:
+                warnings.append(reason(host, "searched", FINDING,
+                                       f"{host} could not be read while looking for the VM: {text}"))
+    source = seen[0].host if len(seen) == 1 and outcome == "located" else request.source
+    return Location(outcome, source, seen, reasons, warnings)
+
+
+def targets_of(request: Request, source: str | None) -> list[str]:
+    """The destination, or the candidates without the source, each once."""
+    if not request.pick:
+        return [t.cast(str, request.destination)]
+    return [host for host in request.targets if host != source]
+
+
+def assess(request: Request, source: str | None, vm_vectors: t.Any, hosts: t.Mapping[str, t.Mapping[str, t.Any]],
+           unreadable: t.Mapping[str, str]) -> list[dict[str, t.Any]]:
+    """Each target in rank order (then the unreadable ones): its vectors' verdict and its migration service.
+
+    `hosts`: inventory host -> the host part of its hyperv_compat facts (name, vectors, migration_service)."""
+    role = "candidate" if request.pick else "destination"
+    targets = targets_of(request, source)
+    readable = [host for host in targets if host in hosts]
+    ranking = rank_hosts(vm_vectors, {host: hosts[host]["vectors"] for host in readable}) if readable else []
+    items = []
+    for rank in ranking:
+        host = rank["host"]
+        service = hosts[host]["migration_service"]
+        found = [reason(host, role, "vectors", item["message"]) for item in rank["reasons"]]
+        found += service_reasons(service, host, role, include_limit=False)
+        active, limit = int(service.get("active_vm_migrations") or 0), service.get("max_vm_migrations")
+        items.append({
+            "host": host, "computer_name": hosts[host].get("name"), "readable": True,
+            "compatible": rank["compatible"], "surplus_bits": rank["surplus_bits"],
+            "live_migration_enabled": service.get("live_migration_enabled"),
+            "listener_addresses": service.get("listener_addresses") or [],
+            "active": active, "limit": limit, "full": limit is not None and active >= int(limit),
+            "maybe_full": limit is None and active > 0, "reasons": found, "usable": not found,
+        })
+    for host in targets:
+        if host in unreadable and host not in hosts:
+            items.append({
+                "host": host, "computer_name": None, "readable": False, "compatible": False, "surplus_bits": None,
+                "live_migration_enabled": None, "listener_addresses": [], "active": None, "limit": None,
+                "full": False, "maybe_full": False, "usable": False,
+                "reasons": [reason(host, role, "reading the host", unreadable[host])],
+            })
+    return items
+
+
+def _pool(assessment: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """The usable hosts, the best first: a free slot, the fewest surplus feature bits, the fewest active
+    live migrations, then the name."""
+    usable = [item for item in assessment if item["usable"]]
+    return sorted(usable, key=lambda item: (item["full"], item["surplus_bits"], item["active"], item["host"]))
+
+
+def slots_to_wait_for(request: Request, assessment: list[dict[str, t.Any]]) -> str | None:
+    """The target whose free live-migration slot the gate waits for (a full, or possibly full, best choice)."""
+    if request.limit_wait <= 0 or not assessment:
+        return None
+    if not request.pick:
+        item = assessment[0]
+        return item["host"] if item["usable"] and (item["full"] or item["maybe_full"]) else None
+    pool = _pool(assessment)
+    return pool[0]["host"] if pool and (pool[0]["full"] or pool[0]["maybe_full"]) else None
+
+
+def source_may_be_full(service: t.Mapping[str, t.Any]) -> bool:
+    """A source with live migrations running whose limit is unknown or reached: worth reading (and waiting for)."""
+    active, limit = int(service.get("active_vm_migrations") or 0), service.get("max_vm_migrations")
+    return active > 0 and (limit is None or active >= int(limit))
+
+
+def slot_free(service: t.Mapping[str, t.Any]) -> bool:
+    active, limit = int(service.get("active_vm_migrations") or 0), service.get("max_vm_migrations")
+    return limit is not None and active < int(limit)
+
+
+def after_wait(request: Request, assessment: list[dict[str, t.Any]], host: str,
+               service: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The assessment once `host`'s migration service (with its settings) was read again while waiting."""
+    role = "candidate" if request.pick else "destination"
+    updated = []
+    for item in assessment:
+        if item["host"] == host:
+            known = {found["message"] for found in item["reasons"]}
+            extra = [found for found in service_reasons(service, host, role, include_limit=False)
+                     if found["message"] not in known]
+            reasons = item["reasons"] + extra
+            item = {**item, "active": int(service.get("active_vm_migrations") or 0), "full": not slot_free(service),
+                    "maybe_full": False, "limit": service.get("max_vm_migrations"),
+                    "live_migration_enabled": service.get("live_migration_enabled"),
+                    "reasons": reasons, "usable": not reasons}
+        updated.append(item)
+    return updated
+
+
+def hosts_to_ask(request: Request, assessment: list[dict[str, t.Any]], waited: t.Mapping[str, t.Any] | None) -> list[str]:
+    """The hosts Hyper-V is asked about: the readable destination, or the usable candidates with a free slot."""
+    if waited and waited.get("host") in {item["host"] for item in assessment}:
+        return [waited["host"]] if waited["freed"] else ([] if not request.pick else _free_pool(assessment))
+    if not request.pick:
+        return [assessment[0]["host"]] if assessment and assessment[0]["readable"] else []
+    return _free_pool(assessment)
+
+
+def _free_pool(assessment: list[dict[str, t.Any]]) -> list[str]:
+    return [item["host"] for item in _pool(assessment) if not item["full"]]
+
+
+def _state_reason(request: Request, vm: t.Mapping[str, t.Any], label: str, source: str) -> list[dict[str, str]]:
+    state_name = vm.get("state_name")
+    if state_name in request.allowed_states:
+        return []
+    if state_name == "Saved":
+        text = (f"{label} is Saved. The gate does not live-migrate a saved VM: its saved memory and processor state "
+                "are restored only where they were saved. Start it (Start-VM) or shut it down (Stop-VM), then run again.")
+    elif state_name in TRANSITIONAL_STATES:
+        text = f"{label} is {state_name}, a transitional state. Wait until it is Running or Off, then run again."
+    else:
+        text = (f"{label} is {state_name or 'in an unknown state'} (EnabledState {vm.get('state')}); the gate moves "
+                f"VMs that are {', '.join(request.allowed_states)}. Bring it to one of them, then run again.")
+    return [reason(source, "source", "VM state", text)]
+
+
+def _sentence(text: str) -> str:
+    text = str(text)
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+
+
+def _limit_reason(item: t.Mapping[str, t.Any], role: str, waited: t.Mapping[str, t.Any] | None) -> dict[str, str]:
+    after = f", still after waiting {float(waited['seconds']):.1f} s" if waited else ""
+    return reason(item["host"], role, "migration limit",
+                  f"{item['host']} is at its limit of {item['limit']} simultaneous live migrations: {item['active']} "
+                  f"running now{after}. Wait for one to finish and run again, raise the limit there "
+                  "(Set-VMHost -MaximumVirtualMachineMigrations), or let the gate wait for a free slot "
+                  "(migration_gate_limit_wait; limit_wait= with playbooks/migrate.yml).")
+
+
+def _hyperv_reasons(verdict: t.Mapping[str, t.Any], host: str, role: str, source: str | None) -> list[dict[str, str]]:
+    """compat_check's reasons, each filed under the host it is about (the source's pre-check, or the target)."""
+    found = []
+    details = verdict.get("details") or []
+    for text in verdict.get("reasons") or []:
+        detail = next((item for item in details if item.get("message") == text), {})
+        about = detail.get("host") or host
+        check = detail.get("check") or ("Hyper-V" if verdict.get("error") is None else "asking Hyper-V")
+        found.append(reason(about, "source" if about == source else role, check, _sentence(text)))
+    return found
+
+
+def _unique(items: list[dict[str, str]]) -> list[dict[str, str]]:
+    seen: list[dict[str, str]] = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | None = None,
+           source_service: t.Mapping[str, t.Any] | None = None, assessment: list[dict[str, t.Any]] = (),
+           verdicts: t.Mapping[str, t.Mapping[str, t.Any]] | None = None, waited: t.Mapping[str, t.Any] | None = None,
+           computer_names: t.Mapping[str, str | None] | None = None, check_mode: bool = False,
+           decided_at: str | None = None) -> dict[str, t.Any]:
+    """The decision (the migration_gate_decision contract), with its message.
+
+    `vm`: the VM's entry read on its source (located only); `source_service`: the source's migration service;
+    `assessment`: from assess() (and after_wait()); `verdicts`: host -> compat_check's verdict for each host
+    asked; `waited`: {host, seconds, freed} when the gate waited for a slot."""
+    verdicts = verdicts or {}
+    located = location.outcome == "located"
+    vm = dict(vm if located and vm else location.vm)
+    label = vm.get("name") or request.vm
+    source = location.source if located else request.source
+    role = "candidate" if request.pick else "destination"
+    reasons = list(location.reasons)
+    warnings: list[dict[str, str]] = []
+    selection: list[dict[str, t.Any]] = []
+    chosen = ""
+    per_host: dict[str, list[dict[str, str]]] = {}
+    vectors, hyperv, services = {}, {}, {}
+    if located:
+        source = t.cast(str, source)
+        reasons += _state_reason(request, vm, label, source)
+        services[source] = dict(source_service or {})
+        reasons += service_reasons(source_service or {}, source, "source")
+        for item in assessment:
+            host = item["host"]
+            verdict = verdicts.get(host)
+            found = list(item["reasons"])
+            if item["full"]:
+                found.append(_limit_reason(item, role, waited if waited and waited.get("host") == host else None))
+            if verdict is not None:
+                found += _hyperv_reasons(verdict, host, role, source)
+            ok = not found and verdict is not None and bool(verdict.get("compatible"))
+            if request.pick and ok and not chosen:
+                chosen = host
+            per_host[host] = found
+            if item["readable"]:
+                vectors[host] = {"compatible": item["compatible"], "surplus_bits": item["surplus_bits"],
+                                 "reasons": [found_item["message"] for found_item in item["reasons"]
+                                             if found_item["check"] == "vectors"]}
+            if verdict is not None:
+                hyperv[host] = {key: verdict.get(key) for key in ("compatible", "reasons", "warnings", "checks")}
+            selection.append({"host": host, "ok": ok, "compatible": item["compatible"],
+                              "surplus_bits": item["surplus_bits"], "active_migrations": item["active"],
+                              "max_migrations": item["limit"], "live_migration_enabled": item["live_migration_enabled"],
+                              "hyperv_compatible": verdict.get("compatible") if verdict is not None else None,
+                              "reasons": [found_item["message"] for found_item in found]})
+        if not request.pick:
+            chosen = t.cast(str, request.destination)
+            reasons = per_host.get(chosen, []) + reasons
+        elif not chosen:
+            reasons = [found for items in per_host.values() for found in items] + reasons
+            if not assessment:
+                reasons.append(reason("", "request", "candidates", f"There is no candidate besides the source {source}."))
+        if chosen and chosen in hyperv:
+            warnings += [reason(chosen, role, "Hyper-V", text) for text in hyperv[chosen].get("warnings") or []]
+        warnings += location.warnings
+        services.update(_services(assessment, computer_names))
+    reasons = _unique(reasons)
+    override = request.override_reason
+    if location.outcome == "already_there":
+        verdict_name, destination = "already_there", location.seen[0].host
+    elif not located:
+        verdict_name, destination = "blocked", (request.destination if not request.pick else "")
+    elif not reasons:
+        verdict_name, destination = "allowed", chosen
+    else:
+        fallback = hosts_to_ask(request, assessment, waited) + [item["host"] for item in assessment if item["readable"]]
+        destination = chosen or (fallback[0] if override and fallback else "")
+        verdict_name = "overridden" if override and destination else "blocked"
+    state_allowed = vm.get("state_name") in request.allowed_states
+    decision = {
+        "vm": request.vm,
+        "vm_id": vm.get("id"),
+        "vm_name": vm.get("name"),
+        "state": vm.get("state_name"),
+        "configuration_version": vm.get("configuration_version"),
+        "source": source or None,
+        "destination": destination or None,
+        "destination_computer_name": (computer_names or {}).get(destination) if destination else None,
+        "mode": request.mode,
+        "check_mode": check_mode,
+        "verdict": verdict_name,
+        "outcome": location.outcome,
+        "allowed": verdict_name in ("allowed", "overridden", "already_there"),
+        "reasons": reasons,
+        "warnings": warnings,
+        "override": {"reason": override, "overridden_reasons": len(reasons)} if verdict_name == "overridden" else None,
+        "selection": _explain_selection(selection, destination) if request.pick else None,
+        "checks": {
+            "state": {"value": vm.get("state"), "name": vm.get("state_name"), "allowed": state_allowed},
+            "configuration_version": vm.get("configuration_version"),
+            "vectors": vectors,
+            "hyperv": hyperv,
+            "migration_service": services,
+            "limit_wait": dict(waited) if waited and (float(waited["seconds"]) > 0 or not waited["freed"]) else None,
+        },
+        "moved": False,
+        "move": None,
+        "decided_at": decided_at,
+        "message": "",
+    }
+    decision["message"] = gate_message.compose(decision)
+    return decision
+
+
+def _services(assessment: list[dict[str, t.Any]], computer_names: t.Mapping[str, t.Any] | None) -> dict[str, t.Any]:
+    """The migration service of each readable target, as the assessment saw it."""
+    return {item["host"]: {"live_migration_enabled": item["live_migration_enabled"],
+                           "listener_addresses": item["listener_addresses"],
+                           "active_vm_migrations": item["active"], "max_vm_migrations": item["limit"]}
+            for item in assessment if item["readable"]}
+
+
+def _explain_selection(selection: list[dict[str, t.Any]], destination: str) -> list[dict[str, t.Any]]:
+    """The candidates, the chosen first, then the usable ones, then those left out; each with why."""
+    ordered = ([item for item in selection if item["host"] == destination]
+               + [item for item in selection if item["host"] != destination and item["ok"]]
+               + [item for item in selection if item["host"] != destination and not item["ok"]])
+    explained = []
+    for item in ordered:
+        fit = (f"{item['surplus_bits']} surplus feature bits, {item['active_migrations']} of {item['max_migrations']} "
+               "live migrations active")
+        if item["host"] == destination and item["ok"]:
+            why = f"chosen: compatible by its vectors and by Hyper-V, {fit}"
+        elif item["ok"]:
+            why = f"compatible too, ranked after {destination}: {fit}"
+        elif item["compatible"]:
+            why = (f"compatible by its vectors ({item['surplus_bits']} surplus feature bits) but left out: "
+                   + " ".join(item["reasons"]))
+        else:
+            why = "left out: " + " ".join(item["reasons"])
+        explained.append({**item, "chosen": item["host"] == destination, "why": why})
+    return explained
+
+
+def record_move(decision: dict[str, t.Any], result: t.Mapping[str, t.Any], failed: bool) -> dict[str, t.Any]:
+    """The decision with vm_move's outcome (its result, or its failure message) and the message told again."""
+    moved = not failed and bool(result.get("changed")) and not decision["check_mode"]
+    updated = {**decision, "moved": moved, "move": {
+        "failed": failed,
+        "changed": bool(result.get("changed")),
+        "msg": result.get("msg") or "",
+        "job_id": result.get("job_id"),
+        "duration": result.get("duration"),
+        "progress": result.get("progress") or [],
+        "final": result.get("final") or {},
+        "limit_refusals": result.get("limit_refusals") or 0,
+        "limit_waited": result.get("limit_waited") or 0,
+    }}
+    updated["message"] = gate_message.compose(updated)
+    return updated

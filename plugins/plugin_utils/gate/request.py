@@ -1,0 +1,208 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a gate is asked, checked before any request: taken literally, or refused with every problem named.
+
+A VM name is never trimmed or split. A host list may be a list or, as a survey or `-e` sends it, a string of
+names separated by commas (its items trimmed). A blank string means "not given" (what AWX's launch form sends
+for an unanswered question); an explicit empty list, a mapping where a list belongs, or a wrong type is an
+error. Messages name the role's variables (migration_gate_*), the face people use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+import unicodedata
+
+MODES = ("gate", "move")
+MIGRATION_TYPES = ("live", "live_and_storage")
+PREFIX = "migration_gate_"
+
+
+class RequestError(ValueError):
+    """The request cannot be gated; `problems` lists each reason, `vm` the VM as asked (or None)."""
+
+    def __init__(self, vm: t.Any, problems: list[str]):
+        self.vm = vm
+        self.problems = problems
+        label = vm if isinstance(vm, str) and vm.strip() else "the VM"
+        super().__init__("\n  - ".join([f"migration_gate cannot gate {label}:", *problems]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    vm: str
+    source: str | None
+    destination: str | None
+    candidates: tuple[str, ...] | None
+    search_hosts: tuple[str, ...]
+    mode: str = "gate"
+    override_reason: str | None = None
+    limit_wait: float = 0
+    limit_poll: float = 5
+    migration_type: str = "live"
+    destination_path: str | None = None
+    allowed_states: tuple[str, ...] = ("Running", "Off", "Paused")
+
+    @property
+    def pick(self) -> bool:
+        """Choose among candidates (rather than check one destination)."""
+        return self.candidates is not None
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The hosts the VM may go to, as asked (the source is left out later, once it is known)."""
+        return self.candidates if self.candidates is not None else (self.destination,)  # type: ignore[return-value]
+
+
+def is_blank(value: t.Any) -> bool:
+    """None, or a string of nothing visible: spaces, and format characters such as zero-width spaces."""
+    return value is None or (isinstance(value, str) and not visible(value))
+
+
+def visible(text: str) -> str:
+    """`text` without what does not show: whitespace, control and format characters (zero-width spaces, BOMs)."""
+    return "".join(char for char in text if not (char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zs")))
+
+
+class _Problems:
+    """Collects the problems of one request, so that every one is named at once."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, text: str) -> None:
+        if text not in self.items:
+            self.items.append(text)
+
+    def type_name(self, value: t.Any) -> str:
+        return {dict: "a mapping", list: "a list", bool: "a boolean", int: "an integer", float: "a number"}.get(
+            type(value), type(value).__name__)
+
+    def text(self, name: str, value: t.Any, *, required: bool = False) -> str | None:
+        """A string option: None when not given (None or blank); the string itself, untouched, otherwise."""
+        if value is None or (isinstance(value, str) and is_blank(value) and not required):
+            return None
+        if not isinstance(value, str):
+            self.add(f"{PREFIX}{name} must be a string, got {self.type_name(value)} ({value!r}); quote it.")
+            return None
+        if is_blank(value):
+            return None
+        return value
+
+    def host_list(self, name: str, value: t.Any) -> tuple[str, ...] | None:
+        """A list of host names, or a string of names separated by commas (trimmed); None when not given."""
+        if value is None or (isinstance(value, str) and is_blank(value)):
+            return None
+        if isinstance(value, str):
+            items = [item.strip() for item in value.split(",")]
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+        else:
+            self.add(f"{PREFIX}{name} must be a list of inventory hosts (or names separated by commas), "
+                     f"got {self.type_name(value)} ({value!r}).")
+            return None
+        if not items:
+            self.add(f"{PREFIX}{name} is an empty list: name at least one host, or leave it unset.")
+            return None
+        bad = [item for item in items if not isinstance(item, str) or is_blank(item)]
+        if bad:
+            self.add(f"{PREFIX}{name} has items that are not host names: {', '.join(repr(item) for item in bad)}.")
+            return None
+        return tuple(dict.fromkeys(items))  # in the order given, each once
+
+    def number(self, name: str, value: t.Any, *, minimum: float, inclusive: bool, default: float) -> float:
+        if isinstance(value, str) and not is_blank(value):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if value is None or (isinstance(value, str) and is_blank(value)):
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:  # NaN
+            self.add(f"{PREFIX}{name} must be a number of seconds, got {self.type_name(value)} ({value!r}).")
+            return default
+        if value < minimum or (value == minimum and not inclusive):
+            bound = f"{minimum:g} or more" if inclusive else f"more than {minimum:g}"
+            self.add(f"{PREFIX}{name} must be {bound} seconds, got {value!r}.")
+            return default
+        return float(value)
+
+    def choice(self, name: str, value: t.Any, choices: tuple[str, ...], default: str) -> str:
+        if value is None or (isinstance(value, str) and is_blank(value)):
+            return default
+        if value not in choices:
+            self.add(f"{PREFIX}{name} must be one of {', '.join(choices)}, got {value!r}.")
+            return default
+        return value
+
+
+def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str]) -> Request:
+    """The request from the role's variables (without their migration_gate_ prefix), or RequestError."""
+    problems = _Problems()
+    vm = raw.get("vm")
+    if vm is None or (isinstance(vm, str) and is_blank(vm)):
+        problems.add(f"{PREFIX}vm is empty: name the VM to gate, by its name or id.")
+        vm = None
+    elif not isinstance(vm, str):
+        problems.add(f"{PREFIX}vm must be a string (the VM's name or id), got {problems.type_name(vm)} ({vm!r}); "
+                     "quote it.")
+        vm = None
+    source = problems.text("source", raw.get("source"))
+    destination = problems.text("destination", raw.get("destination"))
+    candidates = problems.host_list("candidates", raw.get("candidates"))
+    search_hosts = raw.get("search_hosts")
+    search_hosts = problems.host_list("search_hosts", search_hosts) if search_hosts != [] else ()  # no group hyperv
+    search_hosts = search_hosts or ()
+    if destination and candidates:
+        problems.add(f"Give {PREFIX}destination (one host) or {PREFIX}candidates (hosts to choose from), not both.")
+    elif not destination and candidates is None and "candidates" not in _given_as_invalid(problems):
+        problems.add(f"Say where the VM should go: {PREFIX}destination (one host) or {PREFIX}candidates "
+                     "(hosts to choose from).")
+    if source and source == destination:
+        problems.add(f"{PREFIX}source and {PREFIX}destination are the same host, {source}.")
+    if source and candidates and not [host for host in candidates if host != source]:
+        problems.add(f"{PREFIX}candidates holds no host but the source, {source}.")
+    for host in [*filter(None, (source, destination)), *(candidates or ()), *(() if source else search_hosts)]:
+        if host not in inventory:
+            problems.add(_not_in_inventory(host, inventory))
+    reason = raw.get("override_reason")
+    if reason is not None and (not isinstance(reason, str) or not visible(reason)):
+        problems.add(f"{PREFIX}override_reason is empty or blank. An override needs a written reason (who accepts "
+                     "the risk, and why); leave it unset to keep the gate." if isinstance(reason, str) else
+                     f"{PREFIX}override_reason must be a string, got {problems.type_name(reason)} ({reason!r}).")
+        reason = None
+    migration_type = problems.choice("migration_type", raw.get("migration_type"), MIGRATION_TYPES, "live")
+    destination_path = problems.text("destination_path", raw.get("destination_path"))
+    if migration_type == "live_and_storage" and not destination_path:
+        problems.add(f"{PREFIX}migration_type live_and_storage needs {PREFIX}destination_path, where the VM files go.")
+    mode = problems.choice("mode", raw.get("mode"), MODES, "gate")
+    limit_wait = problems.number("limit_wait", raw.get("limit_wait"), minimum=0, inclusive=True, default=0)
+    limit_poll = problems.number("limit_poll", raw.get("limit_poll"), minimum=0, inclusive=False, default=5)
+    states = raw.get("allowed_states")
+    if states is None:
+        states = ["Running", "Off", "Paused"]
+    elif not isinstance(states, (list, tuple)) or not all(isinstance(state, str) for state in states):
+        problems.add(f"{PREFIX}allowed_states must be a list of VM state names, got {states!r}.")
+        states = []
+    if problems.items:
+        raise RequestError(raw.get("vm"), problems.items)
+    return Request(
+        vm=t.cast(str, vm), source=source, destination=destination, candidates=candidates, search_hosts=search_hosts,
+        mode=mode, override_reason=reason.strip() if reason else None, limit_wait=limit_wait, limit_poll=limit_poll,
+        migration_type=migration_type, destination_path=destination_path, allowed_states=tuple(states),
+    )
+
+
+def _given_as_invalid(problems: _Problems) -> set[str]:
+    """Options already refused for their type: no second message that they are missing."""
+    return {name for name in ("candidates",) if any(item.startswith(f"{PREFIX}{name} ") for item in problems.items)}
+
+
+def _not_in_inventory(host: str, inventory: t.Collection[str]) -> str:
+    text = (f"{host} is not a host of the inventory: the gate reaches Hyper-V hosts with their inventory "
+            "connection variables.")
+    trimmed = host.strip()
+    if trimmed != host and trimmed in inventory:
+        text += f" (The inventory has {trimmed!r}; host names are taken literally, spaces included.)"
+    return text

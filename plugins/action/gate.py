@@ -68,6 +68,7 @@ class Gate:
         self.check_mode = check_mode
         self.say = say
         self.unreadable: dict[str, str] = {}
+        self.hosts: dict[str, dict[str, t.Any]] = {}  # the targets' facts, as last read
 
     def decide(self, decided_at: str) -> dict[str, t.Any]:
         request = self.request
@@ -84,8 +85,9 @@ class Gate:
             found.update(self.reads.find(others, request.vm))
             searched += others
         location = self._locate(found, searched)
+        self.hosts = {host: facts for host, facts in target_facts.items() if not isinstance(facts, Failed)}
         if location.outcome != "located":
-            return model.decide(request, location, check_mode=self.check_mode, decided_at=decided_at)
+            return model.decide(request, location, hosts=self.hosts, check_mode=self.check_mode, decided_at=decided_at)
 
         # The VM with its blob on its source; a source that cannot be read leaves the VM not found.
         source = t.cast(str, location.source)
@@ -97,17 +99,16 @@ class Gate:
         vm = source_facts["vms"][0]
         source_service = source_facts["host"]["migration_service"]
 
-        hosts = {host: facts for host, facts in target_facts.items() if not isinstance(facts, Failed)}
         failed = {host: facts.message for host, facts in target_facts.items() if isinstance(facts, Failed)}
-        assessment = model.assess(request, source, vm["vectors"], hosts, failed)
+        assessment = model.assess(request, source, vm["vectors"], self.hosts, failed)
         assessment, source_service, waited = self._wait_for_slots(assessment, source, source_service)
-        known = {**hosts, source: source_facts["host"]}
+        known = {**self.hosts, source: source_facts["host"]}
         verdicts = self.reads.ask_hyperv(model.hosts_to_ask(request, assessment, waited), source, vm,
                                          request.migration_type, known)
         return model.decide(
             request, location, vm=vm, source_service=source_service, assessment=assessment,
             verdicts={host: _verdict(result) for host, result in verdicts.items()}, waited=waited,
-            computer_names={host: facts.get("name") for host, facts in hosts.items()},
+            hosts=self.hosts,
             check_mode=self.check_mode, decided_at=decided_at)
 
     @staticmethod
@@ -149,6 +150,7 @@ class Gate:
                 waited = waited or {"host": host, "seconds": seconds, "freed": model.slot_free(service)}
             else:
                 assessment = model.after_wait(request, assessment, host, service)
+                self.hosts[host] = {**self.hosts[host], "migration_service": service}
                 waited = {"host": host, "seconds": seconds, "freed": model.slot_free(service)}
         return assessment, source_service, waited
 

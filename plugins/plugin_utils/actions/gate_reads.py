@@ -86,6 +86,15 @@ class GateReads(contextlib.AbstractContextManager):
 
         return self.each(hosts, work)
 
+    def list_vms(self, hosts: t.Iterable[str]) -> dict[str, t.Any]:
+        """host -> every VM on it ({id, name, state, state_name}), or Failed: one query per host."""
+        def work(session: HostSession):
+            def query(api):
+                with step("listing the VMs (Msvm_ComputerSystem)"):
+                    return [hyperv_facts.vm_identity(system) for system in api.virtual_machines(None)]
+            return session.run(query)
+        return self.each(hosts, work)
+
     def read_vm(self, host: str, system: dict[str, t.Any]) -> dict[str, t.Any] | Failed:
         """The source's facts with the VM's entry and its compatibility blob (no other part of the host)."""
         return self.each([host], lambda session: session.run(

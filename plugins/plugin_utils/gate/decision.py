@@ -222,8 +222,9 @@ def _state_reason(request: Request, vm: t.Mapping[str, t.Any], label: str, sourc
 
 
 def _sentence(text: str) -> str:
+    """A reason as a sentence: its final stop (its first word's case is kept: it may be a host's name)."""
     text = str(text)
-    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+    return text + ("" if text.endswith((".", "!", "?")) else ".")
 
 
 def _limit_reason(item: t.Mapping[str, t.Any], role: str, waited: t.Mapping[str, t.Any] | None) -> dict[str, str]:
@@ -258,14 +259,16 @@ def _unique(items: list[dict[str, str]]) -> list[dict[str, str]]:
 def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | None = None,
            source_service: t.Mapping[str, t.Any] | None = None, assessment: list[dict[str, t.Any]] = (),
            verdicts: t.Mapping[str, t.Mapping[str, t.Any]] | None = None, waited: t.Mapping[str, t.Any] | None = None,
-           computer_names: t.Mapping[str, str | None] | None = None, check_mode: bool = False,
+           hosts: t.Mapping[str, t.Mapping[str, t.Any]] | None = None, check_mode: bool = False,
            decided_at: str | None = None) -> dict[str, t.Any]:
     """The decision (the migration_gate_decision contract), with its message.
 
     `vm`: the VM's entry read on its source (located only); `source_service`: the source's migration service;
     `assessment`: from assess() (and after_wait()); `verdicts`: host -> compat_check's verdict for each host
-    asked; `waited`: {host, seconds, freed} when the gate waited for a slot."""
+    asked; `waited`: {host, seconds, freed} when the gate waited for a slot; `hosts`: the targets' facts (the
+    host part: name, migration_service), as last read."""
     verdicts = verdicts or {}
+    hosts = hosts or {}
     located = location.outcome == "located"
     vm = dict(vm if located and vm else location.vm)
     label = vm.get("name") or request.vm
@@ -291,8 +294,6 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
             if verdict is not None:
                 found += _hyperv_reasons(verdict, host, role, source)
             ok = not found and verdict is not None and bool(verdict.get("compatible"))
-            if request.pick and ok and not chosen:
-                chosen = host
             per_host[host] = found
             if item["readable"]:
                 vectors[host] = {"compatible": item["compatible"], "surplus_bits": item["surplus_bits"],
@@ -305,6 +306,9 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
                               "max_migrations": item["limit"], "live_migration_enabled": item["live_migration_enabled"],
                               "hyperv_compatible": verdict.get("compatible") if verdict is not None else None,
                               "reasons": [found_item["message"] for found_item in found]})
+        passing = {item["host"] for item in selection if item["ok"]}
+        if request.pick and passing:
+            chosen = next(item["host"] for item in _pool(assessment) if item["host"] in passing)
         if not request.pick:
             chosen = t.cast(str, request.destination)
             reasons = per_host.get(chosen, []) + reasons
@@ -315,7 +319,7 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
         if chosen and chosen in hyperv:
             warnings += [reason(chosen, role, "Hyper-V", text) for text in hyperv[chosen].get("warnings") or []]
         warnings += location.warnings
-        services.update(_services(assessment, computer_names))
+        services.update({host: dict(hosts[host]["migration_service"]) for host in vectors if host in hosts})
     reasons = _unique(reasons)
     override = request.override_reason
     if location.outcome == "already_there":
@@ -337,7 +341,7 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
         "configuration_version": vm.get("configuration_version"),
         "source": source or None,
         "destination": destination or None,
-        "destination_computer_name": (computer_names or {}).get(destination) if destination else None,
+        "destination_computer_name": (hosts.get(destination) or {}).get("name") if destination else None,
         "mode": request.mode,
         "check_mode": check_mode,
         "verdict": verdict_name,
@@ -346,7 +350,7 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
         "reasons": reasons,
         "warnings": warnings,
         "override": {"reason": override, "overridden_reasons": len(reasons)} if verdict_name == "overridden" else None,
-        "selection": _explain_selection(selection, destination) if request.pick else None,
+        "selection": _explain_selection(selection, destination, assessment) if request.pick else None,
         "checks": {
             "state": {"value": vm.get("state"), "name": vm.get("state_name"), "allowed": state_allowed},
             "configuration_version": vm.get("configuration_version"),
@@ -364,18 +368,13 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
     return decision
 
 
-def _services(assessment: list[dict[str, t.Any]], computer_names: t.Mapping[str, t.Any] | None) -> dict[str, t.Any]:
-    """The migration service of each readable target, as the assessment saw it."""
-    return {item["host"]: {"live_migration_enabled": item["live_migration_enabled"],
-                           "listener_addresses": item["listener_addresses"],
-                           "active_vm_migrations": item["active"], "max_vm_migrations": item["limit"]}
-            for item in assessment if item["readable"]}
-
-
-def _explain_selection(selection: list[dict[str, t.Any]], destination: str) -> list[dict[str, t.Any]]:
+def _explain_selection(selection: list[dict[str, t.Any]], destination: str,
+                       assessment: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
     """The candidates, the chosen first, then the usable ones, then those left out; each with why."""
+    rank = {item["host"]: index for index, item in enumerate(_pool(assessment))}
     ordered = ([item for item in selection if item["host"] == destination]
-               + [item for item in selection if item["host"] != destination and item["ok"]]
+               + sorted((item for item in selection if item["host"] != destination and item["ok"]),
+                        key=lambda item: rank.get(item["host"], len(rank)))
                + [item for item in selection if item["host"] != destination and not item["ok"]])
     explained = []
     for item in ordered:

@@ -11,22 +11,24 @@ error. Messages name the role's variables (migration_gate_*), the face people us
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing as t
 import unicodedata
 
 MODES = ("gate", "move")
 MIGRATION_TYPES = ("live", "live_and_storage")
 PREFIX = "migration_gate_"
+DEFAULT_STATES = ("Running", "Off", "Paused")
 
 
 class RequestError(ValueError):
     """The request cannot be gated; `problems` lists each reason, `vm` the VM as asked (or None)."""
 
-    def __init__(self, vm: t.Any, problems: list[str]):
+    def __init__(self, vm: t.Any, problems: list[str], face: str = "migration_gate"):
         self.vm = vm
         self.problems = problems
-        label = vm if isinstance(vm, str) and vm.strip() else "the VM"
-        super().__init__("\n  - ".join([f"migration_gate cannot gate {label}:", *problems]))
+        label = vm if isinstance(vm, str) and visible(vm) else "the VM"
+        super().__init__("\n  - ".join([f"{face} cannot gate {label}:", *problems]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Request:
     limit_poll: float = 5
     migration_type: str = "live"
     destination_path: str | None = None
-    allowed_states: tuple[str, ...] = ("Running", "Off", "Paused")
+    allowed_states: tuple[str, ...] = DEFAULT_STATES
 
     @property
     def pick(self) -> bool:
@@ -66,9 +68,11 @@ def visible(text: str) -> str:
 
 
 class _Problems:
-    """Collects the problems of one request, so that every one is named at once."""
+    """Collects the problems of one request, so that every one is named at once; options are named with
+    `prefix` (the role's variables, or none for migrate.yml's extra vars)."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
         self.items: list[str] = []
 
     def add(self, text: str) -> None:
@@ -84,7 +88,7 @@ class _Problems:
         if value is None or (isinstance(value, str) and is_blank(value) and not required):
             return None
         if not isinstance(value, str):
-            self.add(f"{PREFIX}{name} must be a string, got {self.type_name(value)} ({value!r}); quote it.")
+            self.add(f"{self.prefix}{name} must be a string, got {self.type_name(value)} ({value!r}); quote it.")
             return None
         if is_blank(value):
             return None
@@ -95,19 +99,19 @@ class _Problems:
         if value is None or (isinstance(value, str) and is_blank(value)):
             return None
         if isinstance(value, str):
-            items = [item.strip() for item in value.split(",")]
+            items = [item.strip() for item in value.split(",") if item.strip()]  # "a, b," has two items
         elif isinstance(value, (list, tuple)):
             items = list(value)
         else:
-            self.add(f"{PREFIX}{name} must be a list of inventory hosts (or names separated by commas), "
+            self.add(f"{self.prefix}{name} must be a list of inventory hosts (or names separated by commas), "
                      f"got {self.type_name(value)} ({value!r}).")
             return None
         if not items:
-            self.add(f"{PREFIX}{name} is an empty list: name at least one host, or leave it unset.")
+            self.add(f"{self.prefix}{name} is an empty list: name at least one host, or leave it unset.")
             return None
         bad = [item for item in items if not isinstance(item, str) or is_blank(item)]
         if bad:
-            self.add(f"{PREFIX}{name} has items that are not host names: {', '.join(repr(item) for item in bad)}.")
+            self.add(f"{self.prefix}{name} has items that are not host names: {', '.join(repr(item) for item in bad)}.")
             return None
         return tuple(dict.fromkeys(items))  # in the order given, each once
 
@@ -119,12 +123,12 @@ class _Problems:
                 pass
         if value is None or (isinstance(value, str) and is_blank(value)):
             return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:  # NaN
-            self.add(f"{PREFIX}{name} must be a number of seconds, got {self.type_name(value)} ({value!r}).")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            self.add(f"{self.prefix}{name} must be a number of seconds, got {self.type_name(value)} ({value!r}).")
             return default
         if value < minimum or (value == minimum and not inclusive):
             bound = f"{minimum:g} or more" if inclusive else f"more than {minimum:g}"
-            self.add(f"{PREFIX}{name} must be {bound} seconds, got {value!r}.")
+            self.add(f"{self.prefix}{name} must be {bound} seconds, got {value!r}.")
             return default
         return float(value)
 
@@ -132,20 +136,20 @@ class _Problems:
         if value is None or (isinstance(value, str) and is_blank(value)):
             return default
         if value not in choices:
-            self.add(f"{PREFIX}{name} must be one of {', '.join(choices)}, got {value!r}.")
+            self.add(f"{self.prefix}{name} must be one of {', '.join(choices)}, got {value!r}.")
             return default
         return value
 
 
-def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str]) -> Request:
+def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], prefix: str = PREFIX) -> Request:
     """The request from the role's variables (without their migration_gate_ prefix), or RequestError."""
-    problems = _Problems()
+    problems = _Problems(prefix)
     vm = raw.get("vm")
     if vm is None or (isinstance(vm, str) and is_blank(vm)):
-        problems.add(f"{PREFIX}vm is empty: name the VM to gate, by its name or id.")
+        problems.add(f"{prefix}vm is empty: name the VM to gate, by its name or id.")
         vm = None
     elif not isinstance(vm, str):
-        problems.add(f"{PREFIX}vm must be a string (the VM's name or id), got {problems.type_name(vm)} ({vm!r}); "
+        problems.add(f"{prefix}vm must be a string (the VM's name or id), got {problems.type_name(vm)} ({vm!r}); "
                      "quote it.")
         vm = None
     source = problems.text("source", raw.get("source"))
@@ -155,38 +159,38 @@ def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str]) -> Request:
     search_hosts = problems.host_list("search_hosts", search_hosts) if search_hosts != [] else ()  # no group hyperv
     search_hosts = search_hosts or ()
     if destination and candidates:
-        problems.add(f"Give {PREFIX}destination (one host) or {PREFIX}candidates (hosts to choose from), not both.")
+        problems.add(f"Give {prefix}destination (one host) or {prefix}candidates (hosts to choose from), not both.")
     elif not destination and candidates is None and "candidates" not in _given_as_invalid(problems):
-        problems.add(f"Say where the VM should go: {PREFIX}destination (one host) or {PREFIX}candidates "
+        problems.add(f"Say where the VM should go: {prefix}destination (one host) or {prefix}candidates "
                      "(hosts to choose from).")
     if source and source == destination:
-        problems.add(f"{PREFIX}source and {PREFIX}destination are the same host, {source}.")
+        problems.add(f"{prefix}source and {prefix}destination are the same host, {source}.")
     if source and candidates and not [host for host in candidates if host != source]:
-        problems.add(f"{PREFIX}candidates holds no host but the source, {source}.")
+        problems.add(f"{prefix}candidates holds no host but the source, {source}.")
     for host in [*filter(None, (source, destination)), *(candidates or ()), *(() if source else search_hosts)]:
         if host not in inventory:
             problems.add(_not_in_inventory(host, inventory))
     reason = raw.get("override_reason")
     if reason is not None and (not isinstance(reason, str) or not visible(reason)):
-        problems.add(f"{PREFIX}override_reason is empty or blank. An override needs a written reason (who accepts "
+        problems.add(f"{prefix}override_reason is empty or blank. An override needs a written reason (who accepts "
                      "the risk, and why); leave it unset to keep the gate." if isinstance(reason, str) else
-                     f"{PREFIX}override_reason must be a string, got {problems.type_name(reason)} ({reason!r}).")
+                     f"{prefix}override_reason must be a string, got {problems.type_name(reason)} ({reason!r}).")
         reason = None
     migration_type = problems.choice("migration_type", raw.get("migration_type"), MIGRATION_TYPES, "live")
     destination_path = problems.text("destination_path", raw.get("destination_path"))
     if migration_type == "live_and_storage" and not destination_path:
-        problems.add(f"{PREFIX}migration_type live_and_storage needs {PREFIX}destination_path, where the VM files go.")
+        problems.add(f"{prefix}migration_type live_and_storage needs {prefix}destination_path, where the VM files go.")
     mode = problems.choice("mode", raw.get("mode"), MODES, "gate")
     limit_wait = problems.number("limit_wait", raw.get("limit_wait"), minimum=0, inclusive=True, default=0)
     limit_poll = problems.number("limit_poll", raw.get("limit_poll"), minimum=0, inclusive=False, default=5)
     states = raw.get("allowed_states")
-    if states is None:
-        states = ["Running", "Off", "Paused"]
-    elif not isinstance(states, (list, tuple)) or not all(isinstance(state, str) for state in states):
-        problems.add(f"{PREFIX}allowed_states must be a list of VM state names, got {states!r}.")
+    if is_blank(states):
+        states = DEFAULT_STATES
+    elif not isinstance(states, (list, tuple)) or not states or not all(isinstance(state, str) for state in states):
+        problems.add(f"{prefix}allowed_states must be a non-empty list of VM state names, got {states!r}.")
         states = []
     if problems.items:
-        raise RequestError(raw.get("vm"), problems.items)
+        raise RequestError(raw.get("vm"), problems.items, "migration_gate" if prefix == PREFIX else "migrate.yml")
     return Request(
         vm=t.cast(str, vm), source=source, destination=destination, candidates=candidates, search_hosts=search_hosts,
         mode=mode, override_reason=reason.strip() if reason else None, limit_wait=limit_wait, limit_poll=limit_poll,
@@ -196,7 +200,7 @@ def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str]) -> Request:
 
 def _given_as_invalid(problems: _Problems) -> set[str]:
     """Options already refused for their type: no second message that they are missing."""
-    return {name for name in ("candidates",) if any(item.startswith(f"{PREFIX}{name} ") for item in problems.items)}
+    return {name for name in ("candidates",) if any(item.startswith(f"{problems.prefix}{name} ") for item in problems.items)}
 
 
 def _not_in_inventory(host: str, inventory: t.Collection[str]) -> str:

@@ -331,9 +331,6 @@ def test_allowed_among_candidates_chooses_the_closest_fit_and_says_why_of_each()
     ])
 
 
-@pytest.mark.xfail(strict=True, reason="the candidate chosen is the first that passes in rank order (surplus bits, then "
-                                       "name), not in the order documented and used by hosts_to_ask/_pool (then the fewest "
-                                       "live migrations running); the old decide.yml did the same")
 def test_among_equal_fits_the_candidate_with_fewer_live_migrations_is_chosen():
     request = req(candidates=("hv02", "hv03"))
     hosts = {"hv02": host("HV02", active_vm_migrations=1), "hv03": host("HV03", active_vm_migrations=0)}
@@ -347,7 +344,7 @@ def test_among_equal_fits_the_candidate_with_fewer_live_migrations_is_chosen():
 
 def test_blocked_by_the_destinations_vectors_and_by_hyper_v():
     result = gate(req(), {"hv02": host("HV02", MISS)},
-                  verdicts={"hv02": rejected("the virtual machine 'web01' is using processor-specific features not supported")})
+                  verdicts={"hv02": rejected("The virtual machine 'web01' is using processor-specific features not supported")})
     assert (result["verdict"], result["allowed"], result["destination"]) == ("blocked", False, "hv02")
     assert result["reasons"] == [
         {"host": "hv02", "role": "destination", "check": "vectors", "message": MISS_TEXT},
@@ -381,8 +378,8 @@ def test_a_hyper_v_check_that_could_not_be_made_blocks_as_asking_hyper_v():
     assert result["reasons"] == [{"host": "hv02", "role": "destination", "check": "asking Hyper-V", "message": error + "."}]
 
 
-@pytest.mark.parametrize("text, said", [("no dot", "No dot."), ("Ends well.", "Ends well."), ("really?", "Really?"),
-                                        ("wow!", "Wow!")])
+@pytest.mark.parametrize("text, said", [("No dot", "No dot."), ("Ends well.", "Ends well."), ("Really?", "Really?"),
+                                        ("wow!", "wow!")])
 def test_hyper_v_reasons_are_said_as_sentences(text, said):
     assert messages(gate(req(), {"hv02": host("HV02")}, verdicts={"hv02": rejected(text)})) == [said]
 
@@ -401,8 +398,6 @@ def test_a_hyper_v_reason_about_the_destination_keeps_its_check():
         {"host": "hv02", "role": "destination", "check": "migration service", "message": "The migration service on hv02 is not enabled."}]
 
 
-@pytest.mark.xfail(strict=True, reason="a Hyper-V reason is made a sentence by upper-casing its first letter, which renames a "
-                                       "host it starts with (hv02 -> Hv02); inherited from decide.yml")
 def test_a_hyper_v_reason_that_starts_with_a_host_name_keeps_the_name():
     text = ("hv02 has no migration network: its migration service listens on no address (MigrationServiceListenerIPAddressList "
             "is empty). Add one there (Add-VMMigrationNetwork) and run again.")
@@ -712,7 +707,7 @@ def test_blocked_when_no_candidate_fits():
     request = req(candidates=("hv02", "hv03", "hv04"))
     hosts = {"hv02": host("HV02", MISS), "hv03": host("HV03")}
     result = gate(request, hosts, unreadable={"hv04": "hv04: timed out"},
-                  verdicts={"hv03": rejected("the virtual machine 'web01' has a legacy network adapter")})
+                  verdicts={"hv03": rejected("The virtual machine 'web01' has a legacy network adapter")})
     assert (result["verdict"], result["destination"], result["allowed"]) == ("blocked", None, False)
     assert result["reasons"] == [
         {"host": "hv03", "role": "candidate", "check": "Hyper-V",
@@ -795,7 +790,7 @@ def test_overridden_to_a_destination_that_could_not_be_read():
 def test_overridden_among_candidates_goes_to_the_best_one_asked():
     request = req(candidates=("hv02", "hv03", "hv04"), override_reason="accepted by ops")
     hosts = {"hv02": host("HV02", MISS), "hv03": host("HV03", FIT1), "hv04": host("HV04", FIT1)}
-    verdicts = {"hv03": rejected("legacy adapter on hv03"), "hv04": rejected("legacy adapter on hv04")}
+    verdicts = {"hv03": rejected("Legacy adapter on hv03"), "hv04": rejected("Legacy adapter on hv04")}
     result = gate(request, hosts, verdicts=verdicts)
     assert (result["verdict"], result["destination"], result["destination_computer_name"]) == ("overridden", "hv03", "HV03")
     assert result["override"] == {"reason": "accepted by ops", "overridden_reasons": 3}

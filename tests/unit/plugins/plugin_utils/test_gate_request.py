@@ -79,8 +79,6 @@ def test_a_missing_vm_is_said_of_the_vm_in_general():
     assert caught.value.vm is None
 
 
-@pytest.mark.xfail(strict=True, reason="RequestError labels the VM with vm.strip(), which keeps zero-width spaces: a VM "
-                                       "refused as blank is named by invisible characters instead of 'the VM'")
 def test_a_vm_of_only_invisible_characters_is_said_of_the_vm_in_general():
     with pytest.raises(RequestError) as caught:
         parse({"vm": "\u200b\u200b", "destination": "hv02"}, INVENTORY)
@@ -184,8 +182,6 @@ def test_list_items_that_are_not_host_names_are_refused(value, shown):
     assert problems(candidates=value) == [f"migration_gate_candidates has items that are not host names: {shown}."]
 
 
-@pytest.mark.xfail(strict=True, reason="an empty item of a comma-separated string (a trailing comma) is refused; the old "
-                                       "validate.yml dropped it (map('trim') | select)")
 def test_an_empty_item_of_a_comma_separated_string_is_left_out():
     assert ok(candidates="hv02, hv03,").candidates == ("hv02", "hv03")
 
@@ -287,17 +283,13 @@ def test_live_and_storage_needs_a_destination_path(path):
 @pytest.mark.parametrize("states", ["Running", ["Running", 3], {"Running": True}])
 def test_allowed_states_must_be_a_list_of_names(states):
     assert problems(destination="hv02", allowed_states=states) == [
-        f"migration_gate_allowed_states must be a list of VM state names, got {states!r}."]
+        f"migration_gate_allowed_states must be a non-empty list of VM state names, got {states!r}."]
 
 
-@pytest.mark.xfail(strict=True, reason="a blank string means not given (the module's rule), but allowed_states '' is refused")
 def test_allowed_states_as_a_blank_string_are_not_given():
     assert ok(destination="hv02", allowed_states="").allowed_states == ("Running", "Off", "Paused")
 
 
-@pytest.mark.xfail(strict=True, reason="an explicit empty list is an error (the module's rule), but allowed_states [] is "
-                                       "accepted: every VM is then blocked with 'the gate moves VMs that are . Bring it to one "
-                                       "of them'")
 def test_allowed_states_as_an_empty_list_are_refused():
     with pytest.raises(RequestError) as caught:
         parse({"vm": "web01", "destination": "hv02", "allowed_states": []}, INVENTORY)

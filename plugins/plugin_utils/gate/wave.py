@@ -1,0 +1,199 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""playbooks/migrate.yml's request and report, pure: which VMs a wave gates, and what became of each.
+
+The request comes as extra vars (or AWX survey answers): `vm` is one name, taken literally; `vms` is a list
+whose items are taken literally, or a string of names separated by commas (trimmed). The other options are
+those of the gate (gate/request.py), checked once for the whole wave.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing as t
+
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import request as gate_request
+
+HELP = ("Say which VM to move and where: -e vm=NAME (or -e vms=NAME1,NAME2 for a wave, not both), and "
+        "-e destination=HOST or -e candidates=HOST1,HOST2 (by default every host of the inventory group hyperv); "
+        "-e mode=move (the default) or mode=gate.")
+DEFAULTS = {"mode": "move", "limit_wait": 120, "limit_poll": 5, "move_timeout": 600, "migration_type": "live"}
+_SAFE_HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+class WaveRequestError(ValueError):
+    """migrate.yml cannot start: every problem, then how to ask."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n  - ".join(["migrate.yml cannot start:", *problems]) + "\n" + HELP)
+
+
+@dataclasses.dataclass(frozen=True)
+class WaveRequest:
+    vms: tuple[str, ...]
+    gate: dict[str, t.Any]  # the gate's options for every VM (gate/request.py's names, without a prefix)
+    move_timeout: int
+
+
+def _answered(value: t.Any) -> bool:
+    """An answer AWX's launch form leaves blank arrives as '' (or None): not given."""
+    return not (value is None or (isinstance(value, str) and not value.strip()))
+
+
+def _vm_names(vm: t.Any, vms: t.Any, problems: list[str]) -> list[str]:
+    if _answered(vm) and _answered(vms):
+        problems.append("Give vm (one VM) or vms (a wave), not both.")
+        return []
+    if _answered(vm):
+        if not isinstance(vm, str):
+            problems.append(f"vm must be one VM's name or id, a string; got {type(vm).__name__} ({vm!r}). "
+                            "For several VMs, use vms.")
+            return []
+        return [vm]
+    if not _answered(vms):
+        problems.append("Name the VM: vm (one) or vms (a wave).")
+        return []
+    if isinstance(vms, str):
+        return [item.strip() for item in vms.split(",") if item.strip()]
+    if isinstance(vms, dict):
+        problems.append(f"vms must be a list of VM names or ids, or names separated by commas; got a mapping ({vms!r}). "
+                        "A wave sends every VM to the same destination or candidates: run one wave per destination.")
+        return []
+    if not isinstance(vms, (list, tuple)) or not vms:
+        problems.append(f"vms must be a non-empty list of VM names or ids, or names separated by commas; got {vms!r}.")
+        return []
+    bad = [item for item in vms if not isinstance(item, str) or not item.strip()]
+    if bad:
+        problems.append(f"vms has items that are not VM names: {', '.join(repr(item) for item in bad)}.")
+        return []
+    return list(vms)
+
+
+def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], group_hosts: t.Sequence[str]) -> WaveRequest:
+    """The wave from migrate.yml's extra vars; `group_hosts`: the inventory group hyperv (default candidates)."""
+    problems: list[str] = []
+    vms = _vm_names(raw.get("vm"), raw.get("vms"), problems)
+    reason = raw.get("override_reason")
+    options = {
+        "source": raw.get("source"),
+        "destination": raw.get("destination"),
+        "candidates": raw.get("candidates") if _answered(raw.get("candidates")) or raw.get("candidates") == [] else None,
+        "search_hosts": list(group_hosts),
+        "mode": raw.get("mode") if _answered(raw.get("mode")) else DEFAULTS["mode"],
+        "override_reason": reason if reason != "" else None,  # AWX's unanswered question; a blank one is refused
+        "limit_wait": raw.get("limit_wait") if _answered(raw.get("limit_wait")) else DEFAULTS["limit_wait"],
+        "limit_poll": raw.get("limit_poll") if _answered(raw.get("limit_poll")) else DEFAULTS["limit_poll"],
+        "migration_type": raw.get("migration_type") if _answered(raw.get("migration_type")) else DEFAULTS["migration_type"],
+        "destination_path": raw.get("destination_path"),
+    }
+    if options["candidates"] is None and not _answered(options["destination"]):
+        options["candidates"] = list(group_hosts) or None  # by default, every host of group hyperv
+    try:  # the gate's own rules, once for the wave (each VM's gate applies them again)
+        gate_request.parse({**options, "vm": vms[0] if vms else "?"}, inventory, prefix="")
+    except gate_request.RequestError as exc:
+        problems += exc.problems
+    move_timeout = raw.get("move_timeout") if _answered(raw.get("move_timeout")) else DEFAULTS["move_timeout"]
+    try:
+        move_timeout = int(str(move_timeout)) if not isinstance(move_timeout, bool) else 0
+        if move_timeout < 1:
+            raise ValueError
+    except ValueError:
+        problems.append(f"move_timeout must be a whole number of seconds, at least 1; got {move_timeout!r}.")
+    if problems:
+        raise WaveRequestError(problems)
+    return WaveRequest(tuple(vms), options, move_timeout)
+
+
+def vm_key(name: str) -> str:
+    """How Hyper-V tells VMs apart in a request: names without case, ids without braces or case."""
+    return (name[1:-1] if name.startswith("{") and name.endswith("}") else name).lower()
+
+
+def plan(request: WaveRequest, found: t.Mapping[str, list[t.Mapping[str, t.Any]]] | None) -> list[dict[str, t.Any]]:
+    """One entry per VM of the wave, each gated once: {vm, host (the in-memory host's name), source}.
+
+    `found`: inventory host -> the VMs on it ({id, name}), when the wave was looked for (several VMs, no source);
+    a VM found on exactly one host is gated there and known by its id, so that naming it twice (by name and by
+    id) gates it once."""
+    where: dict[str, list[tuple[str, str]]] = {}
+    for host, systems in (found or {}).items():
+        for system in systems:
+            vm_id = str(system.get("id") or "").lower()
+            for key in dict.fromkeys([vm_id, str(system.get("name") or "").lower()]):
+                where.setdefault(key, []).append((host, vm_id))
+    entries, keys = [], set()
+    for index, name in enumerate(request.vms, 1):
+        seen = where.get(vm_key(name), [])
+        key = seen[0][1] if len(seen) == 1 else vm_key(name)
+        if key in keys:
+            continue
+        keys.add(key)
+        source = request.gate["source"] if _answered(request.gate["source"]) else (seen[0][0] if len(seen) == 1 else "")
+        entries.append({"vm": name, "host": f"vm/{name}" if _SAFE_HOST_NAME.match(name) else f"vm/{index}",
+                        "source": source})
+    return entries
+
+
+def stopped(vm: str, task: str | None, result: t.Mapping[str, t.Any] | None) -> dict[str, str]:
+    """Where a VM's gate stopped on an error: the task, its message (a loop's failed items' too), for people."""
+    task = task or "the gate"
+    result = result or {}
+    msg = str(result.get("msg") or "it failed")
+    items = [f"{item.get('item', 'an item')}: {item.get('msg') or 'it failed'}"
+             for item in result.get("results") or [] if isinstance(item, dict) and item.get("failed")]
+    if items:
+        msg += " - " + "; ".join(items)
+    return {"task": task, "msg": msg,
+            "message": f'STOPPED: the gate of {vm} stopped at "{task}": {msg}\n'
+                       f"Nothing after that step ran for {vm}. Check where it is (Get-VM) before running again."}
+
+
+def report(entries: list[dict[str, t.Any]], mode: str, check_mode: bool) -> dict[str, t.Any]:
+    """Every VM's decision (a stopped gate as verdict 'error'), a line per VM, and the failure message or None.
+
+    `entries`: [{vm, decision (or None), error (stopped(), or None)}] in the wave's order."""
+    decisions: dict[str, dict[str, t.Any]] = {}
+    lines, unmoved = [], []
+    for entry in entries:
+        name, decision, error = entry["vm"], entry.get("decision"), entry.get("error")
+        if decision is None or error is not None:
+            error = error or {"task": "the wave", "msg": "its gate did not run",
+                              "message": f"STOPPED: the gate of {name} did not run. Check where it is (Get-VM) "
+                                         "before running again."}
+            decision = {**(decision or {"vm": name, "verdict": "error", "allowed": False, "moved": False, "move": None,
+                                        "mode": mode, "check_mode": check_mode,
+                                        "reasons": [{"host": "", "role": "gate", "check": error["task"],
+                                                     "message": error["msg"]}]}),
+                        "error": error, "message": error["message"]}
+        decisions[name] = decision
+        lines.append(f"{name}: {summary_line(decision)}")
+        move = decision.get("move")
+        if decision.get("error") or not decision.get("allowed") or (move and move.get("failed")):
+            unmoved.append(name)
+    message = None
+    if unmoved:
+        parts = [f"{len(unmoved)} of {len(entries)} VMs did not move."] if len(entries) > 1 else []
+        message = "\n\n".join(parts + [decisions[name]["message"] for name in unmoved])
+    return {"decisions": decisions, "summary": lines, "unmoved": unmoved, "message": message}
+
+
+def summary_line(d: t.Mapping[str, t.Any]) -> str:
+    """What became of one VM, in a few words."""
+    move = d.get("move")
+    override = " (override)" if d.get("override") else ""
+    if d.get("error"):
+        return f'STOPPED at "{d["error"]["task"]}": ' + re.sub(r"\s*\n\s*", " ", d["error"]["msg"])
+    if move and move.get("failed"):
+        return f"MOVE FAILED from {d['source']} to {d['destination']}"
+    if d.get("moved"):
+        return f"MOVED from {d['source']} to {d['destination']}{override}"
+    if d.get("verdict") == "already_there":
+        return f"already on {d['destination']}"
+    if not d.get("allowed"):
+        count = len(d.get("reasons") or [])
+        return f"BLOCKED ({count} reason{'' if count == 1 else 's'})"
+    if d.get("check_mode") and d.get("mode") == "move":
+        return f"would move from {d['source']} to {d['destination']} (check mode)"
+    return f"ALLOWED from {d['source']} to {d['destination']}{override}"

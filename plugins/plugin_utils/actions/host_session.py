@@ -57,7 +57,7 @@ class HostSession:
             for key, value in hostvars[name].items()
             if key.startswith("ansible_")
         }
-        connection = InventoryConnection(name, host_vars, credentials_from=action._connection)  # pylint: disable=protected-access
+        connection = InventoryConnection(name, host_vars, credentials_from=_TaskCredentials(action))
         return cls(name, namespace, lambda: winrm_settings.resolve(connection, {}))
 
     def __enter__(self) -> HostSession:
@@ -87,6 +87,24 @@ class HostSession:
                 return work(self.api)
             except (failures.StepFailed, HyperVError, WSManError) as exc:
                 self.fail(exc)
+
+
+class _TaskCredentials:
+    """The credentials the running task has: its connection's options, else the play's (-u, --ask-pass), which is
+    where an AWX machine credential arrives when the task runs on a host with a local connection."""
+
+    _PLAY_CONTEXT = {"remote_user": "remote_user", "remote_password": "password"}
+
+    def __init__(self, action: t.Any):
+        self._connection = action._connection  # pylint: disable=protected-access
+        self._play_context = action._play_context  # pylint: disable=protected-access
+
+    def get_option(self, option: str) -> t.Any:
+        try:
+            value = self._connection.get_option(option)
+        except Exception:  # pylint: disable=broad-exception-caught  # a connection without that option (local)
+            value = None
+        return value if value else getattr(self._play_context, self._PLAY_CONTEXT.get(option, ""), None) or None
 
 
 def _winrm_vars(action: t.Any, task_vars: dict[str, t.Any]) -> dict[str, t.Any]:

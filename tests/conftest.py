@@ -22,6 +22,12 @@ if TOOLS.is_dir():  # absent from a built collection artifact (galaxy.yml build_
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
+def pytest_addoption(parser):
+    parser.addoption('--every-core', action='store_true',
+                     help='run every playbook test once per ansible-core (.venv and .venv-core216), not only those '
+                          'of the modules marked every_core (tests/integration/conftest.py)')
+
+
 def pytest_configure():
     """Set the environment and install the collection loader before any test module is imported."""
     # pylint: disable-next=import-outside-toplevel

@@ -25,6 +25,12 @@ VENV_BIN = VENV / 'bin'
 VENV_PYTHON = VENV_BIN / 'python'
 REQUIREMENTS = (ROOT / 'requirements-dev.txt', ROOT / 'requirements.txt')
 STAMP = VENV / 'requirements.sha256'
+# The oldest ansible-core meta/runtime.yml accepts, for the tests that run the role and playbooks/migrate.yml once more
+# with its ansible-playbook (tests/integration/conftest.py). Only what ansible-playbook needs to run the collection:
+# pytest and hvsim stay in .venv.
+CORE216_VENV = ROOT / '.venv-core216'
+CORE216_REQUIREMENTS = (ROOT / 'requirements-core216.txt', ROOT / 'requirements.txt')
+CORE216_STAMP = CORE216_VENV / 'requirements.sha256'
 
 BUILD = ROOT / 'build'
 COLLECTIONS = BUILD / 'collections'  # ANSIBLE_COLLECTIONS_PATH for playbooks and tests
@@ -77,16 +83,17 @@ def run_all(cmds: list[list], *, capture: bool = False) -> subprocess.CompletedP
 # Setup
 
 
-def requirements_digest() -> str:
+def requirements_digest(paths: tuple[Path, ...] = REQUIREMENTS) -> str:
     """Hash of the requirement files, so setup reinstalls only when they change."""
     digest = hashlib.sha256()
-    for path in REQUIREMENTS:
+    for path in paths:
         digest.update(path.name.encode() + b'\0' + path.read_bytes() + b'\0')
     return digest.hexdigest()
 
 
-def setup() -> None:
-    """Create .venv, install dev requirements when they changed, link the collection, cache get-pip."""
+def setup(core216: bool = True) -> None:
+    """Create .venv, install dev requirements when they changed, link the collection, cache get-pip;
+    with core216, also .venv-core216 (./dev setup and ./dev test)."""
     if not VENV_PYTHON.exists():
         print(f'Creating {VENV.relative_to(ROOT)} ...')
         subprocess.run([sys.executable, '-m', 'venv', str(VENV)], check=True)
@@ -96,9 +103,41 @@ def setup() -> None:
         pip = [str(VENV_PYTHON), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', str(REQUIREMENTS[0])]
         subprocess.run(pip, check=True, cwd=ROOT)
         STAMP.write_text(digest + '\n', encoding='utf-8')
+    if core216:
+        setup_core216()
     link_collection()
     install_get_pip()
     install_chromium()
+
+
+def setup_core216() -> None:
+    """Create .venv-core216 and install requirements-core216.txt when it changed. A failure (no PyPI) is not fatal:
+    it is said once here, and the tests' ansible-core 2.16 runs are skipped (core216_problem)."""
+    python = CORE216_VENV / 'bin' / 'python'
+    digest = requirements_digest(CORE216_REQUIREMENTS)
+    if python.exists() and CORE216_STAMP.exists() and CORE216_STAMP.read_text(encoding='utf-8').strip() == digest:
+        return
+    print(f'Installing {CORE216_REQUIREMENTS[0].name} into {CORE216_VENV.name} (ansible-core 2.16 for the tests) ...')
+    try:
+        if not python.exists():
+            subprocess.run([sys.executable, '-m', 'venv', str(CORE216_VENV)], check=True)
+        pip = [str(python), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', str(CORE216_REQUIREMENTS[0])]
+        subprocess.run(pip, check=True, cwd=ROOT)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        why = 'pip failed, above' if isinstance(exc, subprocess.CalledProcessError) else exc
+        print(f'{CORE216_VENV.name} could not be set up ({why}): the tests will skip their ansible-core 2.16 runs.')
+        return
+    CORE216_STAMP.write_text(digest + '\n', encoding='utf-8')
+
+
+def core216_problem() -> str | None:
+    """Why .venv-core216 cannot run the tests' ansible-core 2.16 runs, or None when it can."""
+    if not (CORE216_VENV / 'bin' / 'ansible-playbook').exists():
+        return f'{CORE216_VENV.name} is missing or incomplete; ./dev setup creates it (it needs PyPI)'
+    stamp = CORE216_STAMP.read_text(encoding='utf-8').strip() if CORE216_STAMP.exists() else ''
+    if stamp != requirements_digest(CORE216_REQUIREMENTS):
+        return f'{CORE216_VENV.name} is not up to date with {CORE216_REQUIREMENTS[0].name}; run ./dev setup (it needs PyPI)'
+    return None
 
 
 def install_chromium() -> None:
@@ -312,10 +351,11 @@ def json_output(cmd: list) -> object:
 DIST = BUILD / 'dist'
 GALAXY_IMPORTER_CONFIG = ROOT / 'tests' / 'ecosystem' / 'galaxy-importer.cfg'
 # Development state that must never ship in the tarball: any path component, a path prefix, a name ending.
-DEBRIS_PARTS = frozenset({'.venv', 'build', '__pycache__', '.pytest_cache', '.hypothesis', '.mypy_cache', '.cache',
-                          '.ansible', '.git', '.ci', 'benchmarks', 'tools', 'context'})
+DEBRIS_PARTS = frozenset({'.venv', '.venv-core216', 'build', '__pycache__', '.pytest_cache', '.hypothesis', '.mypy_cache',
+                          '.cache', '.ansible', '.git', '.ci', 'benchmarks', 'tools', 'context'})
 DEBRIS_PREFIXES = ('tests/output/', 'tests/ecosystem/')
-DEBRIS_NAMES = frozenset({'dev', 'requirements-dev.txt', 'pytest.ini', '.gitignore', 'importer_result.json'})
+DEBRIS_NAMES = frozenset({'dev', 'requirements-dev.txt', 'requirements-core216.txt', 'pytest.ini', '.gitignore',
+                          'importer_result.json'})
 DEBRIS_ENDINGS = ('.tar.gz', '.pyc', '.pyo')
 # galaxy-importer runs ansible-lint with ANSIBLE_COLLECTIONS_PATH ending in ansible_collections, from which
 # ansible-lint cannot resolve `import_playbook: vmgate.hyperv.<playbook>` (with the parent directory it does):

@@ -25,6 +25,7 @@ PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "migrate.yml"
 RUNNING_APP01 = "1F3B5D7A-2C4E-4A6B-8D0F-1A2B3C4D5E05"
 SAVED_APP01 = "1F3B5D7A-2C4E-4A6B-8D0F-1A2B3C4D5E06"
 MIGRATE = "Invoke:MigrateVirtualSystemToHost"
+pytestmark = pytest.mark.every_core  # each playbook test runs on ansible-core 2.19 and 2.16 (conftest.py)
 
 
 def recap_totals(stdout: str) -> dict[str, int]:

@@ -38,4 +38,9 @@ class ActionModule(HyperVAction):
         report = wave.report(entries, args["mode"], self._task.check_mode)
         if report["message"] and not PRINTS_FAILURES:  # readable at a terminal on every core
             display.display(report["message"], stderr=True)
-        return {"changed": False, **report}
+        # Published as set_stats publishes (the final word, replacing what each gate published on its way: AWX's
+        # artifacts), and kept as a fact for a play that follows migrate.yml.
+        return {"changed": False, **report,
+                "ansible_facts": {"migration_gate_decisions": report["decisions"]},
+                "ansible_stats": {"data": {"migration_gate_decisions": report["decisions"]},
+                                  "per_host": False, "aggregate": False}}

@@ -16,6 +16,9 @@ description:
     one line per VM and the message the run fails with when a VM did not move.
   - A gate that stopped on an error, or did not run, is recorded as verdict V(error) with its error and the advice
     to check where the VM is.
+  - The decisions are published to the run's stats as C(migration_gate_decisions), as
+    M(ansible.builtin.set_stats) with O(ansible.builtin.set_stats#module:aggregate=false) would (the final word:
+    AWX's artifacts), and set as the fact C(migration_gate_decisions) of the host the task runs on.
 options:
   group:
     description: The group of the wave's in-memory hosts.

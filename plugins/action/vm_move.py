@@ -4,19 +4,15 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from ansible.errors import AnsibleActionFail
 from ansible.utils.display import Display
 
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions import move_run
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.base import HyperVAction
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.host_session import HostSession
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.options import HOST_ARGUMENT_SPEC
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import HyperVError
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.checks import MIGRATION_TYPES
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.failures import StepFailed
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.move import MoveFailed, MoveRequest, Mover
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import WSManError
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.move import MoveRequest
 
 display = Display()
 
@@ -52,14 +48,5 @@ class ActionModule(HyperVAction):
         )
         with HostSession.for_task(self, task_vars, args) as source, \
                 HostSession.for_inventory_host(self, task_vars, args["destination"], args["namespace"]) as destination:
-            mover = Mover(source.api, destination.api, source.label, destination.label,
-                          say=lambda text: display.v(text, host=source.label))
-            try:
-                report = mover.move(request, self._task.check_mode)
-            except MoveFailed as exc:
-                raise AnsibleActionFail(f"{source.label}: {exc}") from None
-            except StepFailed as exc:
-                (destination if exc.host == destination.label else source).fail(exc)
-            except (HyperVError, WSManError) as exc:
-                source.fail(exc)
-        return dataclasses.asdict(report)
+            return move_run.move(source, destination, request, self._task.check_mode,
+                                 say=lambda text: display.v(text, host=source.label))

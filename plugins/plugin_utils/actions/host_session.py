@@ -60,6 +60,11 @@ class HostSession:
         connection = InventoryConnection(name, host_vars, credentials_from=_TaskCredentials(action))
         return cls(name, namespace, lambda: winrm_settings.resolve(connection, {}))
 
+    def sibling(self) -> HostSession:
+        """A session of its own to the same host with the same settings (for a thread that works long there)."""
+        settings = self.settings
+        return HostSession(self.label, self.namespace, lambda: settings)
+
     def __enter__(self) -> HostSession:
         return self
 

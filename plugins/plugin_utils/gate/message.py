@@ -94,3 +94,14 @@ def _move_outcome(d: t.Mapping[str, t.Any]) -> str:
         final = move.get("final") or {}
         return f"MOVED: {move['msg']} It is {final.get('state_name', '?')} on {final.get('host', '?')} now."
     return f"NOTHING TO MOVE: {move['msg']}"
+
+
+def override_announcement(decision: t.Mapping[str, t.Any]) -> list[str]:
+    """What a run shows when an override lets a blocked VM move."""
+    override = decision["override"]
+    return [
+        f"WARNING: the gate's block on {decision['vm_name'] or decision['vm']} is OVERRIDDEN.",
+        f"{override['overridden_reasons']} blocking reason(s) are set aside on the strength of this written reason:",
+        f"  {override['reason']}",
+        "The override and every reason it sets aside are recorded in migration_gate_decision and in the run's stats.",
+    ]

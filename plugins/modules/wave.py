@@ -1,0 +1,135 @@
+#!/usr/bin/python
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# This module's work is done on the controller by the action plugin of the same name.
+
+DOCUMENTATION = r"""
+module: wave
+short_description: Gate and move one Hyper-V VM or a wave of them, as playbooks/migrate.yml asks
+version_added: 0.1.0
+author:
+  - vmgate.hyperv contributors (@vmgate)
+description:
+  - The work of C(playbooks/migrate.yml) in one task. It takes the request as extra vars (or AWX survey answers)
+    give it, checks it before any request to a host, finds the VMs, gates each one as M(vmgate.hyperv.gate) does,
+    and moves it as M(vmgate.hyperv.vm_move) does when O(mode=move) and the gate allows it.
+  - "The request is taken literally: O(vm) is one VM's name, never trimmed or split; the items of a O(vms) list
+    likewise; only a O(vms) string is split on commas, its items trimmed. A blank answer (what AWX's launch form
+    sends for an unanswered question) means not given. A mapping where a list belongs, an empty list, both O(vm)
+    and O(vms), or an override reason without visible characters is refused with every problem named, and nothing
+    is sent to any host."
+  - With several VMs and no O(source), one query per host of O(group) finds the whole wave, so that each gate reads
+    its VM where it was found. A VM named twice (by name and by id, or in other cases) is gated once.
+  - O(parallel) VMs are gated and moved at a time, each moved right after its decision. Hyper-V holds each host to
+    its limit of simultaneous live migrations, on the source and on the destination; a gate waits within
+    O(limit_wait) for a free slot, and a request Hyper-V still refuses for a limit is sent again within
+    O(limit_wait), only while the VM is still on its source with no migration job running. A request whose reply was
+    lost is never sent again.
+  - A line per VM says its decision, and when its migration starts and ends. Every VM is accounted for in
+    C(decisions), a gate that stopped on an error as verdict V(error) with that error. The task does not fail for a
+    blocked VM; C(unmoved) and C(message) say which did not move and why, for the task that follows.
+  - The decisions are published to the run's stats as C(migration_gate_decisions), as M(ansible.builtin.set_stats)
+    with O(ansible.builtin.set_stats#module:aggregate=false) would (AWX's artifacts), and set as the fact
+    C(migration_gate_decisions).
+options:
+  vm:
+    description: One VM, by name or id. Give O(vm) or O(vms), not both.
+    type: raw
+  vms:
+    description: Several VMs, as a list or as names separated by commas.
+    type: raw
+  source:
+    description: The inventory host the VMs run on; by default each VM is looked for on O(group).
+    type: str
+  destination:
+    description: The inventory host to move to. Give this or O(candidates).
+    type: str
+  candidates:
+    description: Hosts to choose from, a list or names separated by commas. By default every host of O(group).
+    type: raw
+  mode:
+    description: V(move) (gate, then move) or V(gate) (decide only); blank means V(move).
+    type: str
+  override_reason:
+    description: A written reason to move despite a block, recorded and announced. Blank means not given.
+    type: str
+  limit_wait:
+    description: Seconds to wait for a free live-migration slot, in the gate and in the move (default 120).
+    type: raw
+  limit_poll:
+    description: Seconds between two looks at a host at its limit (default 5).
+    type: raw
+  move_timeout:
+    description: Seconds to follow each migration job (default 600). A job still running then is reported, not cancelled.
+    type: raw
+  migration_type:
+    description: V(live) (default) or V(live_and_storage), with O(destination_path).
+    type: str
+  destination_path:
+    description: Where the VM files go with V(live_and_storage).
+    type: str
+  group:
+    description: The inventory group of the Hyper-V hosts.
+    type: str
+    default: hyperv
+  parallel:
+    description: VMs gated and moved at a time. By default Ansible's forks (C(-f), the Forks of an AWX job template).
+    type: int
+  move_poll:
+    description: Seconds between two looks at a migration job.
+    type: float
+    default: 1.0
+extends_documentation_fragment:
+  - vmgate.hyperv.namespace
+attributes:
+  check_mode:
+    support: full
+    details: The gates decide as usual and nothing moves; each decision says what would have moved.
+  diff_mode:
+    support: none
+  platform:
+    platforms: windows
+seealso:
+  - module: vmgate.hyperv.gate
+  - module: vmgate.hyperv.vm_move
+"""
+
+EXAMPLES = r"""
+- name: Gate and move two VMs, each to the best other host of the group
+  vmgate.hyperv.wave:
+    vms: web01,db01
+  register: wave_result
+
+- name: Fail when a VM did not move
+  ansible.builtin.fail:
+    msg: "{{ wave_result.message }}"
+  when: wave_result.unmoved | length > 0
+
+- name: Decide only, for one VM and one destination
+  vmgate.hyperv.wave:
+    vm: web01
+    destination: hv02
+    mode: gate
+"""
+
+RETURN = r"""
+decisions:
+  description: Every VM's decision, by the VM as asked (the contract of the role's C(migration_gate_decisions)).
+  returned: success
+  type: dict
+summary:
+  description: "One line per VM, such as C(web01: MOVED from hv01 to hv02)."
+  returned: success
+  type: list
+  elements: str
+unmoved:
+  description: The VMs that did not move because they were blocked, their move failed or their gate stopped.
+  returned: success
+  type: list
+  elements: str
+message:
+  description: Every such VM's message with its reasons, after a count when the wave has several VMs; null when none.
+  returned: success
+  type: str
+"""

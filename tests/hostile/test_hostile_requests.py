@@ -202,8 +202,6 @@ def test_a_blank_override_reason_is_refused_before_any_request(hvsim_lab, migrat
     assert_nothing_moved(hvsim_lab, before, result.stdout)
 
 
-@pytest.mark.xfail(strict=True, reason="gate/wave.py accepts vms of nothing but commas as a wave of no VM: no refusal "
-                                       "naming vms, and WaveRun.run fails on a pool of 0 workers")
 def test_vms_of_nothing_but_commas_is_refused_before_any_request(hvsim_lab, migrate):
     before = placement(hvsim_lab)
     result, _decisions = migrate(hvsim_lab, "-e", "vms=,", "-e", "mode=gate")
@@ -213,9 +211,6 @@ def test_vms_of_nothing_but_commas_is_refused_before_any_request(hvsim_lab, migr
     assert message.startswith("migrate.yml cannot start:") and "vms" in message, message
 
 
-@pytest.mark.xfail(strict=True, reason="gate/wave.py tells blank vms items with str.strip(), which keeps zero-width spaces: "
-                                       "the wave starts, web01 is gated (requests to the hosts) and the invisible item's gate "
-                                       "stops, instead of the wave being refused before any request")
 def test_a_wave_item_of_nothing_visible_is_refused_before_any_request(hvsim_lab, migrate):
     before = placement(hvsim_lab)
     result, _decisions = migrate(hvsim_lab, "-e", json.dumps({"vms": ["web01", "\u200b\u200b"]}), "-e", "mode=gate")

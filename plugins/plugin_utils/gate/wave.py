@@ -19,7 +19,6 @@ HELP = ("Say which VM to move and where: -e vm=NAME (or -e vms=NAME1,NAME2 for a
         "-e destination=HOST or -e candidates=HOST1,HOST2 (by default every host of the inventory group hyperv); "
         "-e mode=move (the default) or mode=gate.")
 DEFAULTS = {"mode": "move", "limit_wait": 120, "limit_poll": 5, "move_timeout": 600, "migration_type": "live"}
-_SAFE_HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
 class WaveRequestError(ValueError):
@@ -56,7 +55,13 @@ def _vm_names(vm: t.Any, vms: t.Any, problems: list[str]) -> list[str]:
         problems.append("Name the VM: vm (one) or vms (a wave).")
         return []
     if isinstance(vms, str):
-        return [item.strip() for item in vms.split(",") if item.strip()]
+        names = [item.strip() for item in vms.split(",")]
+        invisible = [name for name in names if name and not gate_request.visible(name)]
+        if invisible:
+            problems.append(f"vms has items of nothing visible: {', '.join(repr(name) for name in invisible)}.")
+        elif not any(names):
+            problems.append(f"vms names no VM: {vms!r}.")
+        return [name for name in names if name]  # "a, b," names two
     if isinstance(vms, dict):
         problems.append(f"vms must be a list of VM names or ids, or names separated by commas; got a mapping ({vms!r}). "
                         "A wave sends every VM to the same destination or candidates: run one wave per destination.")
@@ -64,7 +69,7 @@ def _vm_names(vm: t.Any, vms: t.Any, problems: list[str]) -> list[str]:
     if not isinstance(vms, (list, tuple)) or not vms:
         problems.append(f"vms must be a non-empty list of VM names or ids, or names separated by commas; got {vms!r}.")
         return []
-    bad = [item for item in vms if not isinstance(item, str) or not item.strip()]
+    bad = [item for item in vms if not isinstance(item, str) or not gate_request.visible(item)]
     if bad:
         problems.append(f"vms has items that are not VM names: {', '.join(repr(item) for item in bad)}.")
         return []
@@ -94,16 +99,24 @@ def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], group_hosts:
         gate_request.parse({**options, "vm": vms[0] if vms else "?"}, inventory, prefix="")
     except gate_request.RequestError as exc:
         problems += exc.problems
-    move_timeout = raw.get("move_timeout") if _answered(raw.get("move_timeout")) else DEFAULTS["move_timeout"]
-    try:
-        move_timeout = int(str(move_timeout)) if not isinstance(move_timeout, bool) else 0
-        if move_timeout < 1:
-            raise ValueError
-    except ValueError:
-        problems.append(f"move_timeout must be a whole number of seconds, at least 1; got {move_timeout!r}.")
+    given = raw.get("move_timeout") if _answered(raw.get("move_timeout")) else DEFAULTS["move_timeout"]
+    move_timeout = _whole_number(given)
+    if move_timeout is None or move_timeout < 1:
+        shown = given if move_timeout is None else move_timeout
+        problems.append(f"move_timeout must be a whole number of seconds, at least 1; got {shown!r}.")
     if problems:
         raise WaveRequestError(problems)
-    return WaveRequest(tuple(vms), options, move_timeout)
+    return WaveRequest(tuple(vms), options, t.cast(int, move_timeout))
+
+
+def _whole_number(value: t.Any) -> int | None:
+    """An integer, or a string of one (as -e sends it); None for anything else (a boolean, 2.5, "ten")."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
 
 
 def vm_key(name: str) -> str:
@@ -112,7 +125,7 @@ def vm_key(name: str) -> str:
 
 
 def plan(request: WaveRequest, found: t.Mapping[str, list[t.Mapping[str, t.Any]]] | None) -> list[dict[str, t.Any]]:
-    """One entry per VM of the wave, each gated once: {vm, host (the in-memory host's name), source}.
+    """One entry per VM of the wave, each gated once: {vm, source}.
 
     `found`: inventory host -> the VMs on it ({id, name}), when the wave was looked for (several VMs, no source);
     a VM found on exactly one host is gated there and known by its id, so that naming it twice (by name and by
@@ -124,15 +137,14 @@ def plan(request: WaveRequest, found: t.Mapping[str, list[t.Mapping[str, t.Any]]
             for key in dict.fromkeys([vm_id, str(system.get("name") or "").lower()]):
                 where.setdefault(key, []).append((host, vm_id))
     entries, keys = [], set()
-    for index, name in enumerate(request.vms, 1):
+    for name in request.vms:
         seen = where.get(vm_key(name), [])
         key = seen[0][1] if len(seen) == 1 else vm_key(name)
         if key in keys:
             continue
         keys.add(key)
         source = request.gate["source"] if _answered(request.gate["source"]) else (seen[0][0] if len(seen) == 1 else "")
-        entries.append({"vm": name, "host": f"vm/{name}" if _SAFE_HOST_NAME.match(name) else f"vm/{index}",
-                        "source": source})
+        entries.append({"vm": name, "source": source})
     return entries
 
 

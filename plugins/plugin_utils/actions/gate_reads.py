@@ -27,6 +27,15 @@ class Failed(t.NamedTuple):
     message: str
 
 
+class Found(t.NamedTuple):
+    """What one host answered when asked for a VM: the VMs answering to the name or id, those that would answer
+    to it without the spaces around it, and the Msvm_ComputerSystem instance of each, by id."""
+
+    matches: list[Sighting]
+    near_misses: list[Sighting]
+    systems: dict[str, dict[str, t.Any]]
+
+
 class GateReads(contextlib.AbstractContextManager):
     """Sessions to the inventory hosts a gate needs, opened in the calling thread (they template inventory
     variables), used from a thread pool (each session serializes its own requests)."""
@@ -70,7 +79,7 @@ class GateReads(contextlib.AbstractContextManager):
     # The reads
 
     def find(self, hosts: t.Iterable[str], vm: str) -> dict[str, t.Any]:
-        """host -> (the VMs answering to `vm` there, those answering to it trimmed): one cheap query per host."""
+        """host -> Found, or Failed: one cheap query per host (the VM's name and its trimmed name)."""
         names = list(dict.fromkeys([vm, vm.strip()])) if vm.strip() else [vm]
 
         def work(session: HostSession):
@@ -81,7 +90,7 @@ class GateReads(contextlib.AbstractContextManager):
                 found = [Sighting(session.label, identity) for identity in identities if matches(vm, identity)]
                 near = [Sighting(session.label, identity) for identity in identities
                         if not matches(vm, identity) and names[-1] != vm and matches(names[-1], identity)]
-                return found, near, {identity["id"]: system for identity, system in zip(identities, systems)}
+                return Found(found, near, {identity["id"]: system for identity, system in zip(identities, systems)})
             return session.run(query)
 
         return self.each(hosts, work)

@@ -34,8 +34,8 @@ class Gate:
         # Where the VM is, and the targets, read at the same time.
         targets = model.targets_of(request, request.source)
         searched = [request.source] if request.source else list(dict.fromkeys([*targets, *request.search_hosts]))
-        for host in {*targets, *searched}:
-            self.reads.session(host)  # opened here: they template inventory variables, which threads must not
+        for host in {*targets, *searched}:  # opened before the reads' threads (they template inventory variables);
+            self.reads.session(host)          # a wave opens them all before its own threads
         target_facts, found = self.reads.together(
             lambda: self.reads.read_hosts(targets, TARGET_SUBSET[request.pick]),
             lambda: self.reads.find(searched, request.vm))
@@ -50,11 +50,11 @@ class Gate:
 
         # The VM with its blob on its source; a source that cannot be read leaves the VM not found.
         source = t.cast(str, location.source)
-        source_facts = self.reads.read_vm(source, found[source][2][location.vm["id"]])
+        source_facts = self.reads.read_vm(source, found[source].systems[location.vm["id"]])
         if isinstance(source_facts, Failed):
             self.unreadable = {source: source_facts.message}
             location = model.locate(request, [], self.unreadable, [source])
-            return model.decide(request, location, check_mode=self.check_mode, decided_at=decided_at)
+            return model.decide(request, location, hosts=self.hosts, check_mode=self.check_mode, decided_at=decided_at)
         vm = source_facts["vms"][0]
         source_service = source_facts["host"]["migration_service"]
 
@@ -67,12 +67,11 @@ class Gate:
         return model.decide(
             request, location, vm=vm, source_service=source_service, assessment=assessment,
             verdicts={host: _verdict(result) for host, result in verdicts.items()}, waited=waited,
-            hosts=self.hosts,
-            check_mode=self.check_mode, decided_at=decided_at)
+            hosts=self.hosts, check_mode=self.check_mode, decided_at=decided_at)
 
     @staticmethod
     def _seen(found: dict[str, t.Any]) -> bool:
-        return any(not isinstance(result, Failed) and result[0] for result in found.values())
+        return any(not isinstance(result, Failed) and result.matches for result in found.values())
 
     def _locate(self, found: dict[str, t.Any], searched: list[str]) -> model.Location:
         seen, near = [], []
@@ -81,8 +80,8 @@ class Gate:
             if isinstance(result, Failed):
                 self.unreadable[host] = result.message
             else:
-                seen += result[0]
-                near += result[1]
+                seen += result.matches
+                near += result.near_misses
         return model.locate(self.request, seen, self.unreadable, searched, near)
 
     def _wait_for_slots(self, assessment, source, source_service):

@@ -83,20 +83,18 @@ class _Problems:
         return {dict: "a mapping", list: "a list", bool: "a boolean", int: "an integer", float: "a number"}.get(
             type(value), type(value).__name__)
 
-    def text(self, name: str, value: t.Any, *, required: bool = False) -> str | None:
+    def text(self, name: str, value: t.Any) -> str | None:
         """A string option: None when not given (None or blank); the string itself, untouched, otherwise."""
-        if value is None or (isinstance(value, str) and is_blank(value) and not required):
+        if is_blank(value):
             return None
         if not isinstance(value, str):
             self.add(f"{self.prefix}{name} must be a string, got {self.type_name(value)} ({value!r}); quote it.")
-            return None
-        if is_blank(value):
             return None
         return value
 
     def host_list(self, name: str, value: t.Any) -> tuple[str, ...] | None:
         """A list of host names, or a string of names separated by commas (trimmed); None when not given."""
-        if value is None or (isinstance(value, str) and is_blank(value)):
+        if is_blank(value):
             return None
         if isinstance(value, str):
             items = [item.strip() for item in value.split(",") if item.strip()]  # "a, b," has two items
@@ -116,13 +114,13 @@ class _Problems:
         return tuple(dict.fromkeys(items))  # in the order given, each once
 
     def number(self, name: str, value: t.Any, *, minimum: float, inclusive: bool, default: float) -> float:
-        if isinstance(value, str) and not is_blank(value):
+        if is_blank(value):
+            return default
+        if isinstance(value, str):  # as -e and a role's templated variables send numbers
             try:
                 value = float(value)
             except ValueError:
                 pass
-        if value is None or (isinstance(value, str) and is_blank(value)):
-            return default
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             self.add(f"{self.prefix}{name} must be a number of seconds, got {self.type_name(value)} ({value!r}).")
             return default
@@ -133,7 +131,7 @@ class _Problems:
         return float(value)
 
     def choice(self, name: str, value: t.Any, choices: tuple[str, ...], default: str) -> str:
-        if value is None or (isinstance(value, str) and is_blank(value)):
+        if is_blank(value):
             return default
         if value not in choices:
             self.add(f"{self.prefix}{name} must be one of {', '.join(choices)}, got {value!r}.")

@@ -91,9 +91,9 @@ def main() -> int:
     args = parser.parse_args()
     checks.link_collection()
     playbooks = {"migrate": ROOT / "playbooks" / "migrate.yml"}
-    walls: dict[str, list[float]] = {name: [] for name, *_ in CASES}
-    cpus: dict[str, list[float]] = {name: [] for name, *_ in CASES}
-    requests: dict[str, list[dict]] = {name: [] for name, *_ in CASES}
+    walls: dict[str, list[float]] = {case[0]: [] for case in CASES}
+    cpus: dict[str, list[float]] = {case[0]: [] for case in CASES}
+    requests: dict[str, list[dict]] = {case[0]: [] for case in CASES}
     auths: dict[str, int] = {}
     with Simulator.from_lab(ROOT / "tests" / "hvsim" / "labs" / "demo.yml") as sim, \
             tempfile.TemporaryDirectory() as tmpdir:
@@ -106,7 +106,7 @@ def main() -> int:
         print(f"gate decision: {VM} to {DESTINATION}, mode=gate, demo lab ({len(hosts)} hosts in group hyperv), "
               f"{args.runs} runs of each case after one warm-up round, alternating")
         for round_number in range(args.runs + 1):
-            for name, playbook, extra, _ in CASES:
+            for name, playbook, extra, _target in CASES:
                 wall, cpu, counters = run_once(sim, tmp, playbooks[playbook], extra)
                 if round_number == 0:
                     continue  # warm-up: caches, .pyc files
@@ -115,19 +115,19 @@ def main() -> int:
                 requests[name].append(counters)
                 auths[name] = sum(sum(sim.auth_counters(h).values()) for h in sim.hosts)
             if round_number:
-                print(f"  run {round_number}: " + ", ".join(f"{name} {walls[name][-1]:.2f} s" for name, *_ in CASES))
+                print(f"  run {round_number}: " + ", ".join(f"{case[0]} {walls[case[0]][-1]:.2f} s" for case in CASES))
 
     print(f"\n{'case':<24}{'wall median':>12}{'wall min':>10}{'CPU median':>12}{'CPU min':>9}{'requests':>10}")
-    for name, *_ in CASES:
+    for name, *_rest in CASES:
         totals = sorted({sum(sum(ops.values()) for ops in run.values()) for run in requests[name]})
         print(f"{name:<24}{statistics.median(walls[name]):>11.2f}s{min(walls[name]):>9.2f}s"
               f"{statistics.median(cpus[name]):>11.2f}s{min(cpus[name]):>8.2f}s{'/'.join(map(str, totals)):>10}")
     empty = statistics.median(walls["empty play"])
-    for name, *_ in CASES[1:]:
+    for name, *_rest in CASES[1:]:
         ratio = statistics.median(walls[name]) / empty
         print(f"{name} / empty play, wall medians: {ratio:.2f}x (target at most {TARGET_RATIO}x): "
               f"{verdict(ratio <= TARGET_RATIO)}; mins: {min(walls[name]) / min(walls['empty play']):.2f}x")
-    for name, _, _, target in CASES[1:]:
+    for name, _playbook, _extra, target in CASES[1:]:
         request_table(name, requests[name][-1], target, auths[name])
     return 0
 

@@ -52,5 +52,5 @@ class ActionModule(HyperVAction):
             raise AnsibleActionFail(str(exc)) from None
         decided_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         with GateReads(self, task_vars, args["namespace"]) as reads:
-            decision = Gate(request, reads, self._task.check_mode, lambda text: display.display(text)).decide(decided_at)
+            decision = Gate(request, reads, self._task.check_mode, display.display).decide(decided_at)
         return {"changed": False, "decision": decision}

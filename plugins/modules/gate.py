@@ -36,13 +36,16 @@ options:
     required: true
   source:
     description:
-      - The inventory host the VM runs on. When not given (or blank), the VM is looked for on O(search_hosts) and
-        the destination or candidates. When the VM is not on the source but already on the destination, the
-        verdict is V(already_there).
-    type: str
+      - The inventory host the VM runs on, a string. When not given (or blank), the VM is looked for on
+        O(search_hosts) and the destination or candidates. When the VM is not on the source but already on the
+        destination, the verdict is V(already_there).
+      - Taken literally, never trimmed; a value of another type is refused.
+    type: raw
   destination:
-    description: The inventory host to move to. Give this or O(candidates), not both.
-    type: str
+    description:
+      - The inventory host to move to, a string; blank means not given. Give this or O(candidates), not both.
+      - Taken literally, never trimmed; a value of another type is refused.
+    type: raw
   candidates:
     description:
       - Inventory hosts to choose from; the best usable one is chosen. A list, or names separated by commas.
@@ -52,48 +55,49 @@ options:
     description: Inventory hosts to look for the VM on when O(source) is not given. A list, or names separated by commas.
     type: raw
   mode:
-    description: Recorded in the decision; V(move) says a move follows (the role's M(vmgate.hyperv.vm_move)).
-    type: str
-    choices: [gate, move]
-    default: gate
+    description:
+      - V(gate) (the default, also when blank) or V(move); any other value is refused.
+      - Recorded in the decision; V(move) says a move follows (the role's M(vmgate.hyperv.vm_move)).
+    type: raw
   override_reason:
     description:
-      - A written reason to allow a blocked move. It must contain visible characters. The reasons are kept, and the
-        override is recorded in the decision.
-    type: str
+      - A written reason to allow a blocked move, a string. It must contain visible characters. The reasons are
+        kept, and the override is recorded in the decision.
+    type: raw
   limit_wait:
     description:
       - Seconds to wait for a free live-migration slot on a destination (or the chosen candidate) and on the source
         when either is at its limit of simultaneous live migrations. V(0) does not wait.
-    type: float
-    default: 0
+      - A number, or a string holding one; V(0) or more. The default, also when blank, is V(0).
+    type: raw
   limit_poll:
-    description: Seconds between two reads of a full host while waiting.
-    type: float
-    default: 5
+    description:
+      - Seconds between two reads of a full host while waiting.
+      - A number, or a string holding one; more than V(0). The default, also when blank, is V(5).
+    type: raw
   migration_type:
-    description: The migration Hyper-V is asked about.
-    type: str
-    choices: [live, live_and_storage]
-    default: live
+    description:
+      - The migration Hyper-V is asked about, V(live) (the default, also when blank) or V(live_and_storage); any
+        other value is refused.
+    type: raw
   destination_path:
-    description: Where the VM's files go, with O(migration_type=live_and_storage).
-    type: str
+    description: Where the VM's files go, with O(migration_type=live_and_storage). A string; blank means not given.
+    type: raw
   allowed_states:
-    description: The VM states (as C(state_name) reports them) that may move.
-    type: list
-    elements: str
-    default: [Running, "Off", Paused]
+    description:
+      - The VM states (as C(state_name) reports them) that may move, a non-empty list of strings.
+      - The default, also when blank, is V(Running), V(Off) and V(Paused).
+    type: raw
 extends_documentation_fragment:
   - vmgate.hyperv.namespace
 attributes:
   check_mode:
     support: full
-    details: The gate only reads; it runs the same in check mode, and records that it did.
+    description: It only reads.
+    details: The gate runs the same in check mode, and records that it did.
   diff_mode:
     support: none
-  platform:
-    platforms: windows
+    description: Nothing changes.
 notes:
   - The task runs on the controller; run it against C(localhost) or any host, it reaches the Hyper-V hosts itself.
 seealso:

@@ -40,35 +40,46 @@ options:
     description: Several VMs, as a list or as names separated by commas.
     type: raw
   source:
-    description: The inventory host the VMs run on; by default each VM is looked for on O(group).
-    type: str
+    description:
+      - The inventory host the VMs run on, a string; by default (or when blank) each VM is looked for on O(group).
+    type: raw
   destination:
-    description: The inventory host to move to. Give this or O(candidates).
-    type: str
+    description: The inventory host to move to, a string; blank means not given. Give this or O(candidates).
+    type: raw
   candidates:
     description: Hosts to choose from, a list or names separated by commas. By default every host of O(group).
     type: raw
   mode:
-    description: V(move) (gate, then move) or V(gate) (decide only); blank means V(move).
-    type: str
+    description: V(move) (gate, then move; the default, also when blank) or V(gate) (decide only).
+    type: raw
   override_reason:
-    description: A written reason to move despite a block, recorded and announced. Blank means not given.
-    type: str
+    description:
+      - A written reason to move despite a block, a string, recorded and announced. An empty string means not
+        given; a blank one is refused.
+    type: raw
   limit_wait:
-    description: Seconds to wait for a free live-migration slot, in the gate and in the move (default 120).
+    description:
+      - Seconds to wait for a free live-migration slot, in the gate and in the move.
+      - A number, or a string holding one; V(0) or more. The default, also when blank, is V(120).
     type: raw
   limit_poll:
-    description: Seconds between two looks at a host at its limit (default 5).
+    description:
+      - Seconds between two looks at a host at its limit.
+      - A number, or a string holding one; more than V(0). The default, also when blank, is V(5).
     type: raw
   move_timeout:
-    description: Seconds to follow each migration job (default 600). A job still running then is reported, not cancelled.
+    description:
+      - Seconds to follow each migration job. A job still running then is reported, not cancelled.
+      - A whole number, or a string holding one; at least V(1). The default, also when blank, is V(600).
     type: raw
   migration_type:
-    description: V(live) (default) or V(live_and_storage), with O(destination_path).
-    type: str
+    description:
+      - V(live) (the default, also when blank) or V(live_and_storage), with O(destination_path); any other value
+        is refused.
+    type: raw
   destination_path:
-    description: Where the VM files go with V(live_and_storage).
-    type: str
+    description: Where the VM files go with O(migration_type=live_and_storage). A string; blank means not given.
+    type: raw
   group:
     description: The inventory group of the Hyper-V hosts.
     type: str
@@ -85,11 +96,11 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: The gates decide as usual and nothing moves; each decision says what would have moved.
+    description: The gates decide as usual and nothing moves.
+    details: Each decision says what would have moved.
   diff_mode:
     support: none
-  platform:
-    platforms: windows
+    description: No diff.
 seealso:
   - module: vmgate.hyperv.gate
   - module: vmgate.hyperv.vm_move

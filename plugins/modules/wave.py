@@ -85,7 +85,8 @@ options:
     type: str
     default: hyperv
   parallel:
-    description: VMs gated and moved at a time. By default Ansible's forks (C(-f), the Forks of an AWX job template).
+    description:
+      - VMs gated and moved at a time, at most 64. By default Ansible's forks (C(-f), the Forks of an AWX job template).
     type: int
   move_poll:
     description: Seconds between two looks at a migration job.

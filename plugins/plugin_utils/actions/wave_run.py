@@ -26,6 +26,9 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import wave
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.move import MoveRequest
 
 
+MAX_PARALLEL = 64  # threads on the controller; Hyper-V's limits allow far fewer migrations at once anyway
+
+
 class WaveRun:
     """`WaveRun(reads, request, inventory, ...).run()` -> wave.report()'s entries, in the wave's order."""
 
@@ -35,7 +38,7 @@ class WaveRun:
         self.request = request
         self.inventory = inventory
         self.check_mode = check_mode
-        self.parallel = max(1, parallel)
+        self.parallel = min(max(1, parallel), MAX_PARALLEL)
         self.move_poll = move_poll
         self.say = say
 
@@ -72,6 +75,9 @@ class WaveRun:
             return {"vm": name, "decision": decision, "error": None}
         except (AnsibleError, gate_request.RequestError, ValueError) as exc:
             message = getattr(exc, "message", None) or str(exc)
+            return {"vm": name, "decision": None, "error": wave.stopped(name, step, {"msg": message})}
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # a bug: still account for the VM
+            message = f"an unexpected error ({type(exc).__name__}: {exc})"
             return {"vm": name, "decision": None, "error": wave.stopped(name, step, {"msg": message})}
 
     def _move(self, request: gate_request.Request, decision: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -312,6 +312,9 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
         if not request.pick:
             chosen = t.cast(str, request.destination)
             reasons = per_host.get(chosen, []) + reasons
+            if chosen not in verdicts and not reasons:  # fail closed: no move Hyper-V was not asked about
+                reasons.append(reason(chosen, role, "asking Hyper-V", f"Hyper-V's own checks were not made for "
+                                      f"{chosen}, so the gate cannot allow the move. Run again."))
         elif not chosen:
             reasons = [found for items in per_host.values() for found in items] + reasons
             if not assessment:

@@ -897,3 +897,14 @@ def test_record_move_with_nothing_to_move():
 def test_record_move_of_a_move_without_its_final_state():
     after = decision.record_move(allowed(), {"changed": True, "msg": "Moved."}, failed=False)
     assert lines(after)[-1] == "MOVED: Moved. It is ? on ? now."
+
+
+
+def test_a_destination_hyper_v_was_not_asked_about_is_never_allowed():
+    request = req()
+    hosts = {"hv02": host("HV02")}
+    assessment = decision.assess(request, "hv01", VM_VECTORS, hosts, {})
+    result = decision.decide(request, where(request), vm=VM, source_service=READY, assessment=assessment,
+                             verdicts={}, hosts=hosts, decided_at=WHEN)
+    assert (result["verdict"], result["allowed"]) == ("blocked", False)
+    assert [(item["host"], item["check"]) for item in result["reasons"]] == [("hv02", "asking Hyper-V")]

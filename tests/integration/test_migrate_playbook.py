@@ -29,7 +29,7 @@ pytestmark = pytest.mark.every_core  # each playbook test runs on ansible-core 2
 
 
 def recap_totals(stdout: str) -> dict[str, int]:
-    """The PLAY RECAP's counts summed over its hosts: the controller and the wave's in-memory host per VM."""
+    """The PLAY RECAP's counts summed over its hosts."""
     totals: dict[str, int] = {}
     recap = stdout.split("PLAY RECAP", 1)[-1] if "PLAY RECAP" in stdout else ""
     for line in recap.splitlines():

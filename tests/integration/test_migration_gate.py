@@ -175,6 +175,26 @@ def test_a_full_destination_still_full_after_the_wait_blocks(hvsim_lab, gate):
     assert run.decision("web01")["checks"]["limit_wait"]["freed"] is False
 
 
+def test_a_full_source_is_waited_for_and_blocks_when_it_stays_full(hvsim_lab, gate):
+    # The source runs as many live migrations as it allows: the gate reads its limit and waits for a slot there too.
+    hvsim_lab.inject("HV-OLD-01", "migration_limit")
+    run = gate(hvsim_lab, migration_gate_vm="web01", migration_gate_source="HV-OLD-01",
+               migration_gate_destination="HV-NEW-01", migration_gate_limit_wait=1, migration_gate_limit_poll=0.25)
+    assert "The source HV-OLD-01 is at its limit of 2 simultaneous live migrations: 2 running now" in run.failure
+    assert run.decision("web01")["checks"]["limit_wait"] == {"host": "HV-OLD-01", "seconds": 1.0, "freed": False}
+
+    hvsim_lab.reset_counters()
+    thread = when_served(hvsim_lab, "HV-OLD-01", "Enumerate:Msvm_VirtualSystemMigrationService", 2,
+                         lambda: hvsim_lab.clear_faults("HV-OLD-01"))
+    run = gate(hvsim_lab, migration_gate_vm="web01", migration_gate_source="HV-OLD-01",
+               migration_gate_destination="HV-NEW-01", migration_gate_limit_wait=10, migration_gate_limit_poll=0.3)
+    thread.join(5)
+    assert run.returncode == 0, run.stdout
+    decision = run.decision("web01")
+    assert decision["verdict"] == "allowed" and decision["checks"]["limit_wait"]["freed"] is True
+    assert "Waiting for a free live-migration slot on HV-OLD-01 (2 of 2 running)" in run.stdout
+
+
 def test_allowed_then_moved_then_an_idempotent_rerun(hvsim_lab, gate):
     run = gate(hvsim_lab, migration_gate_vm="web01", migration_gate_source="HV-OLD-01",
                migration_gate_destination="HV-NEW-01", migration_gate_mode="move")

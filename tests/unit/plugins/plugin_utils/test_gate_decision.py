@@ -899,7 +899,6 @@ def test_record_move_of_a_move_without_its_final_state():
     assert lines(after)[-1] == "MOVED: Moved. It is ? on ? now."
 
 
-
 def test_a_destination_hyper_v_was_not_asked_about_is_never_allowed():
     request = req()
     hosts = {"hv02": host("HV02")}

@@ -1,0 +1,119 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The wave's queue of migrations, pure: which start now, within every host's limit on both ends.
+
+Hyper-V lets each host run MaximumActiveVirtualSystemMigration live migrations at once, counted on the source and
+on the destination. As vCenter does, a migration that would exceed a limit waits in the queue; it is not sent to be
+refused. When slots free, the queue serves first the migrations whose hosts have the most work per slot (the wave's
+bottleneck), and a VM with several equally good destinations goes where the most slots are free and the least work
+is queued, so that parallel decisions do not pile onto the host whose name sorts first.
+
+No I/O and no clock: the wave tells it what started and ended (actions/wave_run.py), and a test drives it on a
+simulated clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+
+@dataclasses.dataclass
+class Migration:
+    """One allowed move waiting for its slots: the VM, its source, and the destinations it may take, equally good."""
+
+    vm: str
+    source: str
+    destinations: tuple[str, ...]
+    order: int = 0  # the wave's order, the last tie-break
+    destination: str | None = None  # chosen when it starts
+
+
+class Slots:
+    """Every host's limit and the live migrations running there (others', as read, and the wave's own)."""
+
+    def __init__(self, limits: t.Mapping[str, int | None], running: t.Mapping[str, int] | None = None):
+        self.limits = dict(limits)
+        self.running = {host: int((running or {}).get(host) or 0) for host in self.limits}
+
+    def free(self, host: str) -> int:
+        """Free slots; a host whose limit is unknown takes one migration at a time (fail safe, not fast)."""
+        limit = self.limits.get(host)
+        return max(0, (1 if limit is None else int(limit)) - self.running.get(host, 0))
+
+    def capacity(self, host: str) -> int:
+        limit = self.limits.get(host)
+        return max(1, 1 if limit is None else int(limit))
+
+    def take(self, *hosts: str) -> None:
+        for host in hosts:
+            self.running[host] = self.running.get(host, 0) + 1
+
+    def give_back(self, *hosts: str) -> None:
+        for host in hosts:
+            self.running[host] = max(0, self.running.get(host, 0) - 1)
+
+
+class Queue:
+    """`submit()` what may move, `start()` what may start now (their slots taken), `finish()` what ended."""
+
+    def __init__(self, slots: Slots):
+        self.slots = slots
+        self.waiting: list[Migration] = []
+        self.running: list[Migration] = []
+
+    def submit(self, migration: Migration) -> None:
+        if not migration.destinations:
+            raise ValueError(f"{migration.vm}: a migration needs at least one destination")
+        self.waiting.append(migration)
+
+    def start(self) -> list[Migration]:
+        """The migrations that start now, each with its destination chosen and its two slots taken."""
+        started = []
+        while True:
+            migration = self._next()
+            if migration is None:
+                return started
+            self.waiting.remove(migration)
+            self.slots.take(migration.source, t.cast(str, migration.destination))
+            self.running.append(migration)
+            started.append(migration)
+
+    def finish(self, migration: Migration) -> None:
+        """A started migration ended (moved, failed, or refused): its slots are free again."""
+        self.running.remove(migration)
+        self.slots.give_back(migration.source, t.cast(str, migration.destination))
+
+    def _work(self) -> dict[str, float]:
+        """Each host's migrations still to run (waiting, on either end), per slot: how long it will be busy."""
+        count: dict[str, float] = {}
+        for migration in self.waiting:
+            count[migration.source] = count.get(migration.source, 0) + 1
+            share = 1 / len(migration.destinations)  # a VM with several destinations weighs on each in part
+            for host in migration.destinations:
+                count[host] = count.get(host, 0) + share
+        return {host: value / self.slots.capacity(host) for host, value in count.items()}
+
+    def _next(self) -> Migration | None:
+        """The waiting migration to start first, if any can: a free slot on its source and on a destination."""
+        work = self._work()
+        best = None
+        for migration in self.waiting:
+            if self.slots.free(migration.source) <= 0:
+                continue
+            open_ends = [host for host in migration.destinations if self.slots.free(host) > 0 and host != migration.source]
+            if not open_ends:
+                continue
+            # Where it goes: the most free slots, then the least work queued there, then the order given (the gate's rank).
+            destination = min(open_ends, key=lambda host: (-self.slots.free(host), work.get(host, 0),
+                                                           migration.destinations.index(host)))
+            # The busier of its two hosts first, then the other: the bottleneck of the wave is served first.
+            ends = sorted((work.get(migration.source, 0), work.get(destination, 0)), reverse=True)
+            key = (-ends[0], -ends[1], migration.order)
+            if best is None or key < best[0]:
+                best = (key, migration, destination)
+        if best is None:
+            return None
+        _key, migration, destination = best
+        migration.destination = destination
+        return migration

@@ -1,0 +1,133 @@
+"""The wave's queue (gate/schedule.py) on a simulated clock: every limit held on both ends, every migration run once,
+the busiest hosts served first, equally good destinations shared, and the wall time near the bound the limits set."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate.schedule import Migration, Queue, Slots
+
+
+def simulate(queue: Queue, duration=lambda migration: 5.0):
+    """Run the queue to its end on a simulated clock: (wall time, each host's peak, the migrations in start order)."""
+    clock, ends, order, peaks = 0.0, [], [], {}
+    counter = itertools.count()
+
+    def start_ready():
+        for migration in queue.start():
+            order.append(migration)
+            heapq.heappush(ends, (clock + duration(migration), next(counter), migration))
+            for host in (migration.source, migration.destination):
+                peaks[host] = max(peaks.get(host, 0), queue.slots.running[host])
+                limit = queue.slots.limits.get(host)
+                assert queue.slots.running[host] <= (1 if limit is None else limit), (host, clock)
+
+    start_ready()
+    while ends:
+        clock, _tie, migration = heapq.heappop(ends)
+        queue.finish(migration)
+        start_ready()
+    assert not queue.waiting and not queue.running
+    return clock, peaks, order
+
+
+def wave(vms_per_host: dict[str, int], limits: dict[str, int], destinations=None):
+    """Every VM of a host may go to every other host (or those `destinations(source)` gives), equally good."""
+    queue = Queue(Slots(limits))
+    number = 0
+    for source, count in vms_per_host.items():
+        for _index in range(count):
+            number += 1
+            others = destinations(source) if destinations else tuple(host for host in limits if host != source)
+            queue.submit(Migration(f"vm{number:03d}", source, others, order=number))
+    return queue
+
+
+def test_the_load_wave_runs_within_the_bound_the_limits_set():
+    # 50 VMs on 10 hosts, limit 2 each, 5 s jobs: at most 10 migrations at once, so 250 job-seconds need 25 s.
+    hosts = {f"HV{index:02d}": 2 for index in range(1, 11)}
+    wall, peaks, order = simulate(wave({host: 5 for host in hosts}, hosts))
+    assert len(order) == 50 and len({migration.vm for migration in order}) == 50
+    assert wall <= 1.3 * 25, wall
+    assert max(peaks.values()) == 2
+
+
+def test_a_migration_that_would_exceed_a_limit_waits_instead_of_being_sent():
+    queue = Queue(Slots({"A": 1, "B": 1}))
+    queue.submit(Migration("vm1", "A", ("B",)))
+    queue.submit(Migration("vm2", "A", ("B",)))
+    first = queue.start()
+    assert [migration.vm for migration in first] == ["vm1"] and queue.start() == []
+    queue.finish(first[0])
+    assert [migration.vm for migration in queue.start()] == ["vm2"]
+
+
+def test_migrations_already_running_count_on_both_ends():
+    queue = Queue(Slots({"A": 2, "B": 2}, running={"A": 2}))
+    queue.submit(Migration("vm1", "A", ("B",)))
+    assert queue.start() == []
+    queue.slots.give_back("A")  # someone else's migration ended
+    assert [migration.vm for migration in queue.start()] == ["vm1"]
+
+
+def test_equally_good_destinations_are_shared_not_piled_onto_the_first():
+    queue = Queue(Slots({"A": 4, "B": 2, "C": 2}))
+    for number in range(4):
+        queue.submit(Migration(f"vm{number}", "A", ("B", "C"), order=number))
+    started = queue.start()
+    assert sorted(migration.destination for migration in started) == ["B", "B", "C", "C"]
+
+
+def test_the_host_with_the_most_work_per_slot_is_served_first():
+    # A has 3 VMs to send and one slot; D has 1 VM and one slot; both go to the roomy host Z (a single slot left).
+    queue = Queue(Slots({"A": 1, "D": 1, "Z": 1}))
+    queue.submit(Migration("from-d", "D", ("Z",), order=1))
+    for number in range(3):
+        queue.submit(Migration(f"from-a{number}", "A", ("Z",), order=2 + number))
+    assert [migration.vm for migration in queue.start()] == ["from-a0"]
+
+
+def test_a_host_whose_limit_is_unknown_takes_one_at_a_time():
+    queue = Queue(Slots({"A": 2, "B": None}))
+    queue.submit(Migration("vm1", "A", ("B",)))
+    queue.submit(Migration("vm2", "A", ("B",)))
+    assert len(queue.start()) == 1
+
+
+def test_a_migration_without_a_destination_is_refused():
+    with pytest.raises(ValueError, match="vm1: a migration needs at least one destination"):
+        Queue(Slots({"A": 1})).submit(Migration("vm1", "A", ()))
+
+
+@settings(max_examples=150, deadline=None)
+@given(limits=st.lists(st.integers(1, 3), min_size=2, max_size=8),
+       vms=st.lists(st.integers(0, 8), min_size=8, max_size=8),
+       reach=st.integers(1, 7))
+def test_uneven_waves_hold_every_limit_and_stay_near_their_bound(limits, vms, reach):
+    hosts = {f"H{index}": limit for index, limit in enumerate(limits)}
+    names = list(hosts)
+    per_host = {name: count for name, count in zip(names, vms)}
+
+    def destinations(source):  # VMs that fit only some hosts: the next `reach` hosts after their own
+        start = names.index(source)
+        return tuple(names[(start + step) % len(names)] for step in range(1, min(reach, len(names) - 1) + 1))
+
+    queue = wave(per_host, hosts, destinations)
+    total = len(queue.waiting)
+    wall, _peaks, order = simulate(queue, duration=lambda migration: 5.0)
+    assert len(order) == total
+    if total:
+        # The bound: the busiest host's migrations x job time / its limit, and all jobs / the most that can run at once.
+        load = {}
+        for migration in order:
+            for host in (migration.source, migration.destination):
+                load[host] = load.get(host, 0) + 1
+        busiest = max(load[host] * 5.0 / hosts[host] for host in load)
+        at_once = max(1, sum(hosts.values()) // 2)
+        bound = max(busiest, total * 5.0 / at_once, 5.0)
+        assert wall <= 1.5 * bound, (wall, bound)

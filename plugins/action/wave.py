@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from ansible import context
 from ansible.errors import AnsibleActionFail
 from ansible.release import __version__ as ansible_version
 from ansible.utils.display import Display
@@ -45,9 +44,8 @@ class ActionModule(HyperVAction):
             raise AnsibleActionFail(str(exc)) from None
         if args["move_poll"] <= 0 or (args["parallel"] is not None and args["parallel"] < 1):
             raise AnsibleActionFail("move_poll must be more than 0 seconds and parallel at least 1")
-        parallel = args["parallel"] or int(context.CLIARGS.get("forks") or 5)  # -f, or the Forks of an AWX template
         with GateReads(self, task_vars, args["namespace"]) as reads:
-            entries = WaveRun(reads, request, inventory, check_mode=self._task.check_mode, parallel=parallel,
+            entries = WaveRun(reads, request, inventory, check_mode=self._task.check_mode, cap=args["parallel"],
                               move_poll=args["move_poll"], say=display.display).run(group_hosts)
         report = wave.report(entries, request.gate["mode"], self._task.check_mode)
         if report["message"] and not PRINTS_FAILURES:  # readable at a terminal on every core

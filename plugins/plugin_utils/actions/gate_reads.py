@@ -45,6 +45,7 @@ class GateReads(contextlib.AbstractContextManager):
         self._task_vars = task_vars
         self._namespace = namespace
         self._sessions: dict[str, HostSession | Failed] = {}
+        self._known_hosts: dict[tuple[str, frozenset[str]], dict[str, t.Any]] = {}  # see remember_hosts()
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=MAX_PARALLEL_HOSTS,
                                                            thread_name_prefix="vmgate-gate")
 
@@ -110,9 +111,20 @@ class GateReads(contextlib.AbstractContextManager):
             lambda api: hyperv_facts.gather_systems(api, [system], include_blob=True, subset=frozenset())))[host]
 
     def read_hosts(self, hosts: t.Iterable[str], subset: frozenset[str]) -> dict[str, t.Any]:
-        """host -> the host part of its facts (vectors, migration service, as `subset` asks), or Failed."""
-        return self.each(hosts, lambda session: session.run(
+        """host -> the host part of its facts (vectors, migration service, as `subset` asks), or Failed; the hosts
+        a wave remembered are not read again."""
+        hosts = list(dict.fromkeys(hosts))
+        missing = [host for host in hosts if (host, subset) not in self._known_hosts]
+        fresh = self.each(missing, lambda session: session.run(
             lambda api: hyperv_facts.gather_systems(api, [], include_blob=False, subset=subset)["host"]))
+        return {host: self._known_hosts.get((host, subset)) or fresh[host] for host in hosts}
+
+    def remember_hosts(self, hosts: t.Iterable[str], subset: frozenset[str]) -> None:
+        """Read these hosts once for every gate of a wave: their vectors and settings do not change while the wave
+        is decided (the live migrations running, which do, are the queue's business and read again there)."""
+        for host, facts in self.read_hosts(hosts, subset).items():
+            if not isinstance(facts, Failed):
+                self._known_hosts[(host, subset)] = facts
 
     def read_services(self, hosts: t.Iterable[str]) -> dict[str, t.Any]:
         """host -> its migration service with its settings (the limit), or Failed."""

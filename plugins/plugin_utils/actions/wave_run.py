@@ -12,33 +12,42 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime
+import time
 import typing as t
 
 from ansible.errors import AnsibleError
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions import move_run
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.gate_reads import Failed, GateReads
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.gate_run import Gate
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.gate_run import TARGET_SUBSET, Gate
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import decision as model
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import message as gate_message
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import request as gate_request
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import wave
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate.schedule import Migration, Queue, Slots
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.move import MoveRequest
 
 
-MAX_PARALLEL = 64  # threads on the controller; Hyper-V's limits allow far fewer migrations at once anyway
+GATES_AT_ONCE = 16  # decisions made at the same time: they only read, one request at a time per host
+MAX_PARALLEL = 64  # threads that follow migrations; Hyper-V's limits allow far fewer at once anyway
 
 
 class WaveRun:
-    """`WaveRun(reads, request, inventory, ...).run()` -> wave.report()'s entries, in the wave's order."""
+    """`WaveRun(reads, request, inventory, ...).run()` -> wave.report()'s entries, in the wave's order.
+
+    Every VM is decided first, several at a time: Hyper-V's pre-check counts the migrations running against the
+    hosts' limits, so the decisions are made before the wave's own migrations fill them. Then the allowed ones go
+    through the queue (gate/schedule.py), which starts each migration when its source and destination both have a
+    free slot, and sends a VM with several equally good candidates where the room is.
+    """
 
     def __init__(self, reads: GateReads, request: wave.WaveRequest, inventory: list[str], *, check_mode: bool,
-                 parallel: int, move_poll: float, say: t.Callable[[str], None]):
+                 cap: int | None, move_poll: float, say: t.Callable[[str], None]):
         self.reads = reads
         self.request = request
         self.inventory = inventory
         self.check_mode = check_mode
-        self.parallel = min(max(1, parallel), MAX_PARALLEL)
+        self.cap = min(cap, MAX_PARALLEL) if cap else MAX_PARALLEL
         self.move_poll = move_poll
         self.say = say
 
@@ -54,31 +63,107 @@ class WaveRun:
             listed = self.reads.list_vms(group_hosts)
             found = {host: vms for host, vms in listed.items() if not isinstance(vms, Failed)}
         entries = wave.plan(self.request, found)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=min(self.parallel, len(entries)),
-                                                   thread_name_prefix="vmgate-wave") as pool:
-            return list(pool.map(self._one, entries))
+        if len(entries) > 1:  # every host the gates may go to, read once for all of them
+            every_vm = gate_request.parse({**options, "vm": entries[0]["vm"], "source": None}, self.inventory, prefix="")
+            self.reads.remember_hosts(every_vm.targets, TARGET_SUBSET[every_vm.pick])
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(GATES_AT_ONCE, len(entries)),
+                                                   thread_name_prefix="vmgate-gate") as pool:
+            outcomes = list(pool.map(self._decide, entries))
+        movable = [outcome for outcome in outcomes if outcome["error"] is None and outcome["move"]]
+        if movable:
+            self._move_through_queue(movable)
+        return [{"vm": outcome["vm"], "decision": outcome["decision"], "error": outcome["error"]}
+                for outcome in outcomes]
 
-    def _one(self, entry: dict[str, t.Any]) -> dict[str, t.Any]:
+    def _decide(self, entry: dict[str, t.Any]) -> dict[str, t.Any]:
+        """One VM's decision: {vm, decision, error, request, move (whether it is to be moved)}."""
         name = entry["vm"]
-        step = "gating the VM"
         try:
             request = gate_request.parse({**self.request.gate, "vm": name, "source": entry["source"]},
                                          self.inventory, prefix="")
             decided_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
             decision = Gate(request, self.reads, self.check_mode, self.say).decide(decided_at)
-            self.say(decision['message'].splitlines()[0])
-            if decision["verdict"] == "overridden":
-                self.say("\n".join(gate_message.override_announcement(decision)))
-            if request.mode == "move" and decision["allowed"] and decision["verdict"] != "already_there":
-                step = "moving the VM"
-                decision = self._move(request, decision)
-            return {"vm": name, "decision": decision, "error": None}
         except (AnsibleError, gate_request.RequestError, ValueError) as exc:
-            message = getattr(exc, "message", None) or str(exc)
-            return {"vm": name, "decision": None, "error": wave.stopped(name, step, {"msg": message})}
+            return _stopped(name, "gating the VM", getattr(exc, "message", None) or str(exc))
         except Exception as exc:  # pylint: disable=broad-exception-caught  # a bug: still account for the VM
-            message = f"an unexpected error ({type(exc).__name__}: {exc})"
-            return {"vm": name, "decision": None, "error": wave.stopped(name, step, {"msg": message})}
+            return _stopped(name, "gating the VM", f"an unexpected error ({type(exc).__name__}: {exc})")
+        self.say(decision["message"].splitlines()[0])
+        if decision["verdict"] == "overridden":
+            self.say("\n".join(gate_message.override_announcement(decision)))
+        move = request.mode == "move" and decision["allowed"] and decision["verdict"] != "already_there"
+        return {"vm": name, "decision": decision, "error": None, "request": request, "move": move}
+
+    def _move_through_queue(self, movable: list[dict[str, t.Any]]) -> None:
+        """Move the allowed VMs, each when its source and destination have a free slot (the limits as read now,
+        and read again while migrations wait); a VM that never gets one within limit_wait is reported."""
+        queue, outcomes = self._queue(movable)
+        wait, poll = movable[0]["request"].limit_wait, movable[0]["request"].limit_poll  # the wave's, as parsed
+        stuck_since = None
+        refreshed = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(self.cap, len(movable)),
+                                                   thread_name_prefix="vmgate-move") as pool:
+            running: dict[concurrent.futures.Future, Migration] = {}
+            while queue.waiting or running:
+                started = queue.start(self.cap)
+                for migration in started:
+                    outcome = outcomes[id(migration)]
+                    outcome["decision"] = model.reroute(outcome["decision"], t.cast(str, migration.destination))
+                    running[pool.submit(self._move, outcome["request"], outcome["decision"])] = migration
+                if running:
+                    stuck_since = None
+                    done, _pending = concurrent.futures.wait(running, timeout=poll,
+                                                             return_when=concurrent.futures.FIRST_COMPLETED)
+                    for future in done:
+                        migration = running.pop(future)
+                        outcomes[id(migration)].update(_moved(outcomes[id(migration)], future))
+                        queue.finish(migration)
+                elif queue.waiting:  # nothing of the wave runs, yet nothing may start: others' migrations hold slots
+                    stuck_since = stuck_since or time.monotonic()
+                    if time.monotonic() - stuck_since >= wait:
+                        self._give_up(queue, outcomes, time.monotonic() - stuck_since)
+                        break
+                    time.sleep(poll)
+                if queue.waiting and not started and time.monotonic() - refreshed >= poll:
+                    self._refresh(queue)  # others' migrations may have ended (or begun)
+                    refreshed = time.monotonic()
+
+    def _queue(self, movable: list[dict[str, t.Any]]) -> tuple[Queue, dict[int, dict[str, t.Any]]]:
+        hosts = {host for outcome in movable
+                 for host in (outcome["decision"]["source"], *model.equally_good(outcome["decision"]))}
+        queue = Queue(Slots({host: None for host in hosts}))  # a limit not read: one migration at a time
+        if len(movable) > 1:  # one VM needs no queue: Hyper-V refuses it at a limit, and the move waits that out
+            self._refresh(queue)
+        outcomes = {}
+        for order, outcome in enumerate(movable):
+            decision = outcome["decision"]
+            migration = Migration(outcome["vm"], decision["source"], model.equally_good(decision), order=order)
+            queue.submit(migration)
+            outcomes[id(migration)] = outcome
+        return queue, outcomes
+
+    def _refresh(self, queue: Queue) -> None:
+        """The limits and the live migrations running on every host the queue serves, as the hosts say now
+        (counting the wave's own, which may not be counted there yet). A host that cannot be read keeps what was
+        known, or takes one migration at a time."""
+        ours: dict[str, int] = {}
+        for migration in queue.running:
+            for host in (migration.source, t.cast(str, migration.destination)):
+                ours[host] = ours.get(host, 0) + 1
+        for host, service in self.reads.read_services(queue.slots.limits).items():
+            if isinstance(service, Failed):
+                continue
+            queue.slots.limits[host] = service.get("max_vm_migrations")
+            queue.slots.running[host] = max(int(service.get("active_vm_migrations") or 0), ours.get(host, 0))
+
+    def _give_up(self, queue: Queue, outcomes: dict[int, dict[str, t.Any]], seconds: float) -> None:
+        for migration in list(queue.waiting):
+            queue.waiting.remove(migration)
+            decision = outcomes[id(migration)]["decision"]
+            full = [host for host in (migration.source, *migration.destinations) if queue.slots.free(host) <= 0]
+            outcomes[id(migration)]["decision"] = model.record_move(decision, {"msg": (
+                f"no free live-migration slot on {', '.join(full)} after waiting {seconds:.0f} s (limit_wait): the "
+                f"migration was not sent. {decision['vm_name'] or decision['vm']} is still on {decision['source']}.")},
+                failed=True)
 
     def _move(self, request: gate_request.Request, decision: dict[str, t.Any]) -> dict[str, t.Any]:
         """vm_move's work for one allowed decision, with sessions of its own (it follows a job for minutes)."""
@@ -101,3 +186,17 @@ class WaveRun:
         recorded = model.record_move(decision, result, failed)
         self.say(f"{label}: {recorded['message'].splitlines()[-1]}")
         return recorded
+
+
+def _stopped(name: str, step: str, message: str) -> dict[str, t.Any]:
+    return {"vm": name, "decision": None, "error": wave.stopped(name, step, {"msg": message}), "request": None,
+            "move": False}
+
+
+def _moved(outcome: dict[str, t.Any], future: concurrent.futures.Future) -> dict[str, t.Any]:
+    """The outcome with its move's record; a move that raised (a bug) stops the VM, which is then looked for."""
+    try:
+        return {"decision": future.result()}
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # still account for the VM
+        return {"error": wave.stopped(outcome["vm"], "moving the VM",
+                                      {"msg": f"an unexpected error ({type(exc).__name__}: {exc})"})}

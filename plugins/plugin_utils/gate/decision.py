@@ -353,7 +353,7 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
         "reasons": reasons,
         "warnings": warnings,
         "override": {"reason": override, "overridden_reasons": len(reasons)} if verdict_name == "overridden" else None,
-        "selection": _explain_selection(selection, destination, assessment) if request.pick else None,
+        "selection": _explain_selection(selection, destination) if request.pick else None,
         "checks": {
             "state": {"value": vm.get("state"), "name": vm.get("state_name"), "allowed": state_allowed},
             "configuration_version": vm.get("configuration_version"),
@@ -371,13 +371,11 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
     return decision
 
 
-def _explain_selection(selection: list[dict[str, t.Any]], destination: str,
-                       assessment: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
-    """The candidates, the chosen first, then the usable ones, then those left out; each with why."""
-    rank = {item["host"]: index for index, item in enumerate(_pool(assessment))}
+def _explain_selection(selection: list[dict[str, t.Any]], destination: str) -> list[dict[str, t.Any]]:
+    """The candidates, the chosen first, then the usable ones (best first), then those left out; each with why."""
     ordered = ([item for item in selection if item["host"] == destination]
                + sorted((item for item in selection if item["host"] != destination and item["ok"]),
-                        key=lambda item: rank.get(item["host"], len(rank)))
+                        key=lambda item: (item["surplus_bits"], item["active_migrations"] or 0, item["host"]))
                + [item for item in selection if item["host"] != destination and not item["ok"]])
     explained = []
     for item in ordered:
@@ -394,6 +392,35 @@ def _explain_selection(selection: list[dict[str, t.Any]], destination: str,
             why = "left out: " + " ".join(item["reasons"])
         explained.append({**item, "chosen": item["host"] == destination, "why": why})
     return explained
+
+
+def equally_good(decision: t.Mapping[str, t.Any]) -> tuple[str, ...]:
+    """Where an allowed decision may go, its destination first: with candidates, every one that passed every check
+    with the same fit (surplus feature bits) as the chosen one; else its destination alone."""
+    chosen = decision["destination"]
+    if not decision.get("selection") or decision["verdict"] != "allowed":
+        return (chosen,)
+    fit = next(item["surplus_bits"] for item in decision["selection"] if item["host"] == chosen)
+    return (chosen, *(item["host"] for item in decision["selection"]
+                      if item["ok"] and item["host"] != chosen and item["surplus_bits"] == fit))
+
+
+def reroute(decision: dict[str, t.Any], host: str) -> dict[str, t.Any]:
+    """The decision sent to another of its equally good candidates (the wave's queue chose the one with room)."""
+    if host == decision["destination"]:
+        return decision
+    if host not in equally_good(decision):
+        raise ValueError(f"{decision['vm']}: {host} is not one of the equally good candidates")
+    role = "candidate"
+    service = decision["checks"]["migration_service"].get(host) or {}
+    warnings = [item for item in decision["warnings"] if not (item["check"] == "Hyper-V" and item["role"] == role)]
+    hyperv = decision["checks"]["hyperv"].get(host) or {}
+    updated = {**decision, "destination": host,
+               "destination_computer_name": (service.get("keys") or {}).get("SystemName"),
+               "selection": _explain_selection(decision["selection"], host),
+               "warnings": [reason(host, role, "Hyper-V", text) for text in hyperv.get("warnings") or []] + warnings}
+    updated["message"] = gate_message.compose(updated)
+    return updated
 
 
 def record_move(decision: dict[str, t.Any], result: t.Mapping[str, t.Any], failed: bool) -> dict[str, t.Any]:

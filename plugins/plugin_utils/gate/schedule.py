@@ -67,17 +67,19 @@ class Queue:
             raise ValueError(f"{migration.vm}: a migration needs at least one destination")
         self.waiting.append(migration)
 
-    def start(self) -> list[Migration]:
-        """The migrations that start now, each with its destination chosen and its two slots taken."""
+    def start(self, cap: int | None = None) -> list[Migration]:
+        """The migrations that start now, each with its destination chosen and its two slots taken; with `cap`, no
+        more than that many running at once (the user's own limit on the wave)."""
         started = []
-        while True:
+        while cap is None or len(self.running) < cap:
             migration = self._next()
             if migration is None:
-                return started
+                break
             self.waiting.remove(migration)
             self.slots.take(migration.source, t.cast(str, migration.destination))
             self.running.append(migration)
             started.append(migration)
+        return started
 
     def finish(self, migration: Migration) -> None:
         """A started migration ended (moved, failed, or refused): its slots are free again."""

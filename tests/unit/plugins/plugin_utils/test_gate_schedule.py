@@ -131,3 +131,8 @@ def test_uneven_waves_hold_every_limit_and_stay_near_their_bound(limits, vms, re
         at_once = max(1, sum(hosts.values()) // 2)
         bound = max(busiest, total * 5.0 / at_once, 5.0)
         assert wall <= 1.5 * bound, (wall, bound)
+
+
+def test_a_cap_of_the_users_holds_below_the_limits():
+    queue = wave({"A": 3, "B": 3}, {"A": 3, "B": 3, "C": 3})
+    assert len(queue.start(cap=2)) == 2 and queue.start(cap=2) == []

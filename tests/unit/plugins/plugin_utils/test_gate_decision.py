@@ -907,3 +907,29 @@ def test_a_destination_hyper_v_was_not_asked_about_is_never_allowed():
                              verdicts={}, hosts=hosts, decided_at=WHEN)
     assert (result["verdict"], result["allowed"]) == ("blocked", False)
     assert [(item["host"], item["check"]) for item in result["reasons"]] == [("hv02", "asking Hyper-V")]
+
+
+def test_equally_good_candidates_are_those_that_passed_with_the_same_fit():
+    request = req(candidates=("hv02", "hv03", "hv04", "hv05"))
+    hosts = {"hv02": host("HV02"), "hv03": host("HV03"), "hv04": host("HV04", FIT1), "hv05": host("HV05", MISS)}
+    result = gate(request, hosts)
+    assert result["destination"] == "hv02"
+    assert decision.equally_good(result) == ("hv02", "hv03")  # hv04 fits less closely, hv05 not at all
+    assert decision.equally_good(gate(req(), {"hv02": host("HV02")})) == ("hv02",)
+
+
+def test_a_decision_rerouted_to_an_equally_good_candidate_says_so():
+    request = req(candidates=("hv02", "hv03"))
+    warned = {**COMPATIBLE, "warnings": ["A DVD image stays behind on hv03."]}
+    result = gate(request, {"hv02": host("HV02"), "hv03": host("HV03")}, verdicts={"hv03": warned})
+    moved = decision.reroute(result, "hv03")
+    assert moved["destination"] == "hv03" and moved["verdict"] == "allowed"
+    assert [item["host"] for item in moved["selection"]] == ["hv03", "hv02"]
+    assert moved["selection"][0]["why"].startswith("chosen: compatible by its vectors and by Hyper-V")
+    assert moved["selection"][1]["why"].startswith("compatible too, ranked after hv03")
+    assert moved["warnings"] == [{"host": "hv03", "role": "candidate", "check": "Hyper-V",
+                                  "message": "A DVD image stays behind on hv03."}]
+    assert lines(moved)[0] == "ALLOWED: web01 may move from hv01 to hv03."
+    assert decision.reroute(result, "hv02") is result
+    with pytest.raises(ValueError, match="hv04 is not one of the equally good candidates"):
+        decision.reroute(result, "hv04")

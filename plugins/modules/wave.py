@@ -21,9 +21,14 @@ description:
     is sent to any host."
   - With several VMs and no O(source), one query per host of O(group) finds the whole wave, so that each gate reads
     its VM where it was found. A VM named twice (by name and by id, or in other cases) is gated once.
-  - O(parallel) VMs are gated and moved at a time, each moved right after its decision. Hyper-V holds each host to
-    its limit of simultaneous live migrations, on the source and on the destination; a gate waits within
-    O(limit_wait) for a free slot, and a request Hyper-V still refuses for a limit is sent again within
+  - Every VM is decided first, several at a time (the hosts the gates may choose are read once for all of them).
+    Then the allowed ones go through a queue that holds every host's limit of simultaneous live migrations
+    (C(MaximumActiveVirtualSystemMigration)) on both ends, as vCenter does. A migration starts as soon as its
+    source and its destination both have a free slot; one that would exceed a limit waits in the queue instead of
+    being sent to be refused. The queue serves first the hosts with the most work per slot, and a VM with several
+    equally good candidates goes where there is room. When others' migrations hold the slots, the queue reads the
+    hosts again every O(limit_poll) seconds, for up to O(limit_wait) seconds, then reports the VM not moved.
+  - A request Hyper-V still refuses for a limit (a migration started by someone else) is sent again within
     O(limit_wait), only while the VM is still on its source with no migration job running. A request whose reply was
     lost is never sent again.
   - A line per VM says its decision, and when its migration starts and ends. Every VM is accounted for in
@@ -86,7 +91,8 @@ options:
     default: hyperv
   parallel:
     description:
-      - VMs gated and moved at a time, at most 64. By default Ansible's forks (C(-f), the Forks of an AWX job template).
+      - At most this many migrations at once, below what the hosts' limits allow (at most 64). By default the hosts'
+        limits alone set the pace; Ansible's forks do not.
     type: int
   move_poll:
     description: Seconds between two looks at a migration job.

@@ -21,8 +21,8 @@ PRINTS_FAILURES = tuple(int(part) for part in ansible_version.split(".")[:2]) >=
 # Raw: the request is checked by gate/wave.py and gate/request.py, literally.
 ARGUMENT_SPEC = {
     **{name: {"type": "raw"} for name in (
-        "vm", "vms", "source", "destination", "candidates", "mode", "override_reason", "limit_wait", "limit_poll",
-        "move_timeout", "migration_type", "destination_path")},
+        "vm", "vms", "drain", "source", "destination", "candidates", "mode", "override_reason", "limit_wait",
+        "limit_poll", "move_timeout", "migration_type", "destination_path")},
     "group": {"type": "str", "default": "hyperv"},
     "parallel": {"type": "int"},
     "move_poll": {"type": "float", "default": 1.0},

@@ -57,18 +57,30 @@ class WaveRun:
                  *(options["candidates"] if isinstance(options["candidates"], list) else [])]
         for host in dict.fromkeys(host for host in hosts if isinstance(host, str) and host in self.inventory):
             self.reads.session(host)  # opened here: they template inventory variables, which threads must not
+        left: list[dict[str, t.Any]] = []
+        if self.request.drain:  # the wave is the host's running VMs
+            listed = self.reads.list_vms([self.request.drain])[self.request.drain]
+            if isinstance(listed, Failed):
+                raise AnsibleError(f"Cannot drain {self.request.drain}: its VMs could not be listed. {listed.message}")
+            self.request = wave.drain_wave(self.request, listed)
+            left = [vm for vm in listed if vm.get("state_name") != "Running"]
         found = None
         if len(self.request.vms) > 1 and not options["source"]:
             # One query per host finds the whole wave; each gate then reads its VM where it was found.
             listed = self.reads.list_vms(group_hosts)
             found = {host: vms for host, vms in listed.items() if not isinstance(vms, Failed)}
         entries = wave.plan(self.request, found)
+        if not entries:  # a drained host without running VMs
+            self.say(f"Drain {self.request.drain}: no running VM to move." if self.request.drain else "No VM to gate.")
+            return []
         if len(entries) > 1:  # every host the gates may go to, read once for all of them
             every_vm = gate_request.parse({**options, "vm": entries[0]["vm"], "source": None}, self.inventory, prefix="")
             self.reads.remember_hosts(every_vm.targets, TARGET_SUBSET[every_vm.pick])
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(GATES_AT_ONCE, len(entries)),
                                                    thread_name_prefix="vmgate-gate") as pool:
             outcomes = list(pool.map(self._decide, entries))
+        if self.request.drain:  # the plan first: where each VM goes, and which can go nowhere, with why
+            self.say("\n".join(wave.plan_lines(self.request.drain, [_as_decided(outcome) for outcome in outcomes], left)))
         movable = [outcome for outcome in outcomes if outcome["error"] is None and outcome["move"]]
         if movable:
             self._move_through_queue(movable)
@@ -186,6 +198,13 @@ class WaveRun:
         recorded = model.record_move(decision, result, failed)
         self.say(f"{label}: {recorded['message'].splitlines()[-1]}")
         return recorded
+
+
+def _as_decided(outcome: dict[str, t.Any]) -> dict[str, t.Any]:
+    """An outcome as the plan shows it: its decision, or its error as a VM that can go nowhere."""
+    if outcome["decision"] is not None:
+        return outcome["decision"]
+    return {"vm": outcome["vm"], "allowed": False, "reasons": [{"message": outcome["error"]["msg"]}]}
 
 
 def _stopped(name: str, step: str, message: str) -> dict[str, t.Any]:

@@ -31,9 +31,13 @@ class WaveRequestError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class WaveRequest:
-    vms: tuple[str, ...]
+    vms: tuple[str, ...]  # with drain, empty until the host's running VMs are known (with_vms)
     gate: dict[str, t.Any]  # the gate's options for every VM (gate/request.py's names, without a prefix)
     move_timeout: int
+    drain: str | None = None
+
+    def with_vms(self, vms: t.Iterable[str]) -> WaveRequest:
+        return dataclasses.replace(self, vms=tuple(vms))
 
 
 def _answered(value: t.Any) -> bool:
@@ -77,12 +81,20 @@ def _vm_names(vm: t.Any, vms: t.Any, problems: list[str]) -> list[str]:
 
 
 def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], group_hosts: t.Sequence[str]) -> WaveRequest:
-    """The wave from migrate.yml's extra vars; `group_hosts`: the inventory group hyperv (default candidates)."""
+    """The wave from migrate.yml's extra vars; `group_hosts`: the inventory group hyperv (default candidates).
+
+    With `drain` (a host to empty for maintenance), the wave is every running VM of that host, found when it runs:
+    no vm or vms then, the host is every VM's source, and the candidates are the group's other hosts by default."""
     problems: list[str] = []
-    vms = _vm_names(raw.get("vm"), raw.get("vms"), problems)
+    drain = raw.get("drain") if _answered(raw.get("drain")) else None
+    if drain is not None:
+        vms = _drain_names(drain, raw, inventory, problems)
+        group_hosts = [host for host in group_hosts if host != drain]
+    else:
+        vms = _vm_names(raw.get("vm"), raw.get("vms"), problems)
     reason = raw.get("override_reason")
     options = {
-        "source": raw.get("source"),
+        "source": drain if drain is not None else raw.get("source"),
         "destination": raw.get("destination"),
         "candidates": raw.get("candidates") if _answered(raw.get("candidates")) or raw.get("candidates") == [] else None,
         "search_hosts": list(group_hosts),
@@ -98,7 +110,7 @@ def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], group_hosts:
     try:  # the gate's own rules, once for the wave (each VM's gate applies them again)
         gate_request.parse({**options, "vm": vms[0] if vms else "?"}, inventory, prefix="")
     except gate_request.RequestError as exc:
-        problems += exc.problems
+        problems += [problem for problem in exc.problems if problem not in problems]
     given = raw.get("move_timeout") if _answered(raw.get("move_timeout")) else DEFAULTS["move_timeout"]
     move_timeout = _whole_number(given)
     if move_timeout is None or move_timeout < 1:
@@ -106,7 +118,42 @@ def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], group_hosts:
         problems.append(f"move_timeout must be a whole number of seconds, at least 1; got {shown!r}.")
     if problems:
         raise WaveRequestError(problems)
-    return WaveRequest(tuple(vms), options, t.cast(int, move_timeout))
+    return WaveRequest(tuple(vms), options, t.cast(int, move_timeout), drain)
+
+
+def _drain_names(drain: t.Any, raw: t.Mapping[str, t.Any], inventory: t.Collection[str], problems: list[str]) -> list[str]:
+    """A drain names its host, and nothing else picks the VMs: the host's running VMs are the wave."""
+    if not isinstance(drain, str) or drain not in inventory:
+        problems.append(f"drain must be the inventory name of the host to empty, got {drain!r}.")
+    for name in ("vm", "vms", "source"):
+        if _answered(raw.get(name)):
+            problems.append(f"drain moves every running VM of its host: give drain alone, without {name}.")
+    return ["?"]  # a stand-in for the gate's rules; the running VMs are listed when the wave runs
+
+
+def drain_wave(request: WaveRequest, vms: t.Sequence[t.Mapping[str, t.Any]]) -> WaveRequest:
+    """The wave of a drain: the running VMs of the host ({id, name, state_name}), each by its name when no other VM
+    of the host has it, else by its id."""
+    running = [vm for vm in vms if vm.get("state_name") == "Running"]
+    names = [str(vm.get("name") or "").lower() for vm in vms]
+    return request.with_vms(str(vm["name"]) if vm.get("name") and names.count(str(vm["name"]).lower()) == 1
+                            else str(vm["id"]) for vm in running)
+
+
+def plan_lines(host: str, decisions: t.Sequence[t.Mapping[str, t.Any]], left: t.Sequence[t.Mapping[str, t.Any]]) -> list[str]:
+    """The plan of a drain, before anything moves: where each running VM goes, which can go nowhere and why, and
+    the VMs that stay because they are not running."""
+    going = [d for d in decisions if d.get("allowed") and d.get("verdict") != "already_there"]
+    stuck = [d for d in decisions if not d.get("allowed")]
+    count = f"{len(decisions)} running VM{'' if len(decisions) == 1 else 's'}"
+    lines = [f"Drain {host}: {count}; {len(going)} can move, {len(stuck)} can go nowhere."]
+    lines += [f"  {d['vm']} -> {d['destination']}" for d in going]
+    for d in stuck:
+        first = (d.get("reasons") or [{"message": d.get("message", "")}])[0]
+        lines.append(f"  {d['vm']}: can go nowhere ({len(d.get('reasons') or [])} reasons; first: {first['message']})")
+    if left:
+        lines.append(f"  Not running, left on {host}: " + ", ".join(f"{vm.get('name')} ({vm.get('state_name')})" for vm in left))
+    return lines
 
 
 def _whole_number(value: t.Any) -> int | None:

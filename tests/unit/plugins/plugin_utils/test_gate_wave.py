@@ -505,3 +505,44 @@ def test_report_a_vm_stopped_after_its_decision_keeps_the_decision_with_the_erro
 
 def test_report_of_no_vm():
     assert wave.report([], "move", False) == {"decisions": {}, "summary": [], "unmoved": [], "message": None}
+
+
+# --- drain
+
+
+def test_a_drain_takes_its_host_as_source_and_the_groups_other_hosts_as_candidates():
+    request = parse({"drain": "hv01"}, INVENTORY, GROUP)
+    assert request.drain == "hv01" and request.vms == ("?",)
+    assert request.gate["source"] == "hv01" and request.gate["candidates"] == ["hv02", "hv03"]
+    assert request.gate["search_hosts"] == ["hv02", "hv03"]
+
+
+@pytest.mark.parametrize("extra, word", [({"vm": "web01"}, "vm"), ({"vms": "a,b"}, "vms"), ({"source": "hv02"}, "source")])
+def test_a_drain_is_its_host_alone(extra, word):
+    with pytest.raises(WaveRequestError) as caught:
+        parse({"drain": "hv01", **extra}, INVENTORY, GROUP)
+    assert f"drain moves every running VM of its host: give drain alone, without {word}." in caught.value.problems
+
+
+@pytest.mark.parametrize("host", ["nowhere", ["hv01"], 7])
+def test_a_drain_names_an_inventory_host(host):
+    with pytest.raises(WaveRequestError) as caught:
+        parse({"drain": host}, INVENTORY, GROUP)
+    assert caught.value.problems[0] == f"drain must be the inventory name of the host to empty, got {host!r}."
+
+
+def test_the_drain_wave_is_the_hosts_running_vms_by_name_or_by_id_when_names_repeat():
+    vms = [{"id": "A", "name": "web01", "state_name": "Running"}, {"id": "B", "name": "app01", "state_name": "Running"},
+           {"id": "C", "name": "APP01", "state_name": "Off"}, {"id": "D", "name": "db01", "state_name": "Saved"}]
+    assert wave.drain_wave(parse({"drain": "hv01"}, INVENTORY, GROUP), vms).vms == ("web01", "B")
+
+
+def test_the_plan_says_where_each_vm_goes_which_go_nowhere_and_what_stays():
+    decisions = [{"vm": "web01", "allowed": True, "verdict": "allowed", "destination": "hv02"},
+                 {"vm": "db01", "allowed": False, "verdict": "blocked", "reasons": [{"message": "No room."}, {"message": "x"}]}]
+    assert wave.plan_lines("hv01", decisions, [{"name": "old01", "state_name": "Off"}]) == [
+        "Drain hv01: 2 running VMs; 1 can move, 1 can go nowhere.",
+        "  web01 -> hv02",
+        "  db01: can go nowhere (2 reasons; first: No room.)",
+        "  Not running, left on hv01: old01 (Off)",
+    ]

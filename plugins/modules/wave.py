@@ -44,6 +44,14 @@ options:
   vms:
     description: Several VMs, as a list or as names separated by commas.
     type: raw
+  drain:
+    description:
+      - A host to empty for maintenance (C(playbooks/drain.yml -e host=NAME)). The wave is then every running VM of
+        that host, which is their source, and the candidates are by default the other hosts of O(group). Give it
+        alone, without O(vm), O(vms) or O(source).
+      - The plan comes first, as lines in the output, saying where each VM goes, which VMs can go nowhere and the first
+        of their reasons, and the VMs left because they are not running. In check mode the plan is all that happens.
+    type: raw
   source:
     description:
       - The inventory host the VMs run on, a string; by default (or when blank) each VM is looked for on O(group).
@@ -123,6 +131,11 @@ EXAMPLES = r"""
   ansible.builtin.fail:
     msg: "{{ wave_result.message }}"
   when: wave_result.unmoved | length > 0
+
+- name: Empty hv01 for its patch window (the plan first, then the moves)
+  vmgate.hyperv.wave:
+    drain: hv01
+  register: drain_result
 
 - name: Decide only, for one VM and one destination
   vmgate.hyperv.wave:

@@ -11,6 +11,7 @@ only while the VM is still on its source with no job running. A request whose re
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import datetime
 import time
 import typing as t
@@ -115,12 +116,17 @@ class WaveRun:
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(self.cap, len(movable)),
                                                    thread_name_prefix="vmgate-move") as pool:
             running: dict[concurrent.futures.Future, Migration] = {}
+            first_round = True
             while queue.waiting or running:
                 started = queue.start(self.cap)
                 for migration in started:
                     outcome = outcomes[id(migration)]
                     outcome["decision"] = model.reroute(outcome["decision"], t.cast(str, migration.destination))
-                    running[pool.submit(self._move, outcome["request"], outcome["decision"])] = migration
+                    # A VM that waited in the queue is looked at again before it moves; one that starts at once was
+                    # decided a moment ago (and the move itself refuses a VM that changed).
+                    move = self._move if first_round else self._check_then_move
+                    running[pool.submit(move, outcome["request"], outcome["decision"])] = migration
+                first_round = False
                 if running:
                     stuck_since = None
                     done, _pending = concurrent.futures.wait(running, timeout=poll,
@@ -176,6 +182,30 @@ class WaveRun:
                 f"no free live-migration slot on {', '.join(full)} after waiting {seconds:.0f} s (limit_wait): the "
                 f"migration was not sent. {decision['vm_name'] or decision['vm']} is still on {decision['source']}.")},
                 failed=True)
+
+    def _check_then_move(self, request: gate_request.Request, decision: dict[str, t.Any]) -> dict[str, t.Any]:
+        """Move the VM if it is still where, and as, its decision saw it; else decide again, and move it only if the
+        new decision sends it from the same source to the destination whose slots the queue holds for it."""
+        source = decision["source"]
+        found = self.reads.find([source], decision["vm_id"])[source]
+        state = decision["checks"]["state"]["value"]
+        if isinstance(found, Failed) or [sighting.vm["state"] for sighting in found.matches] == [state]:
+            return self._move(request, decision)  # unchanged (or unreadable: the move's own checks decide)
+        label = decision["vm_name"] or decision["vm"]
+        now = found.matches[0].vm.get("state_name") if found.matches else f"no longer on {source}"
+        self.say(f"{label}: changed since its decision ({now}); deciding again")
+        decided_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        fresh = Gate(dataclasses.replace(request, source=None), self.reads, self.check_mode, self.say).decide(decided_at)
+        self.say(fresh["message"].splitlines()[0])
+        if (fresh["verdict"] == "allowed" and fresh["source"] == source
+                and decision["destination"] in model.equally_good(fresh)):
+            return self._move(request, model.reroute(fresh, decision["destination"]))
+        if fresh["allowed"] and fresh["verdict"] != "already_there":  # allowed elsewhere: not in this wave's slots
+            return model.record_move(fresh, {"msg": (
+                f"{label} changed while it waited in the queue ({now}) and was decided again; the new decision sends "
+                f"it from {fresh['source']} to {fresh['destination']}, which this wave did not plan. Nothing was "
+                "moved: run the wave again for it.")}, failed=True)
+        return fresh
 
     def _move(self, request: gate_request.Request, decision: dict[str, t.Any]) -> dict[str, t.Any]:
         """vm_move's work for one allowed decision, with sessions of its own (it follows a job for minutes)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import socket
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hvsim import inventory
+from hvsim import blob, inventory
 from integration.ansible_output import task_failure
 from hvsim.pytest_fixtures import (  # noqa: F401  pylint: disable=unused-import
     DEMO_LAB,
@@ -266,3 +267,95 @@ def test_persistent_timeouts_fail_after_bounded_retries(hvsim_lab, gather):
     message = task_failure(gather(hvsim_lab, "HV-OLD-01", {})[0])
     assert "reading the migration service" in message and "TimedOut" in message
     assert hvsim_lab.counters("HV-OLD-01")["Enumerate:Msvm_VirtualSystemMigrationService"] == 3
+
+
+# Reading the VMs over several connections at once (issue 11)
+
+BULK = [f"bulk{index:02}" for index in range(12)]
+
+
+def bulk_lab(lab):
+    """Twelve more VMs on HV-NEW-01, each with vectors of its own so that a VM's facts cannot pass for another's."""
+    for index, name in enumerate(BULK):
+        lab["vms"].append({
+            "name": name, "guid": f"0B0B0B0B-0000-4000-8000-{index:012X}", "host": "HV-NEW-01",
+            "state": "running" if index % 3 else "off", "version": "10.0",
+            "vectors": [{"id": 1, "op": 2, "value": 0xFFF + index}, {"id": 2, "op": 2, "value": 231},
+                        {"id": 3, "op": 0, "value": 64 + index}],
+        })
+
+
+def without_time(facts):
+    """The facts without when they were read: gathered_at, and the time hvsim writes into each blob."""
+    def vm_entry(vm):
+        payload = blob.decode(base64.b64decode(vm["compatibility_info"]))
+        return {**vm, "compatibility_info": {key: value for key, value in payload.items() if key != "captured"}}
+
+    return {**{key: value for key, value in facts.items() if key != "gathered_at"},
+            "vms": [vm_entry(vm) for vm in facts["vms"]]}
+
+
+def test_several_connections_read_the_same_facts_in_the_same_order_with_the_same_requests(hvsim_factory, gather):
+    sim = hvsim_factory(lab_with(bulk_lab))
+    asked = BULK[5:] + ["db01"] + BULK[:5][::-1]  # not the host's order: the facts keep the order asked
+    runs = {}
+    for connections in (1, 4):
+        sim.reset_counters()
+        result, facts = gather(sim, "HV-NEW-01", {"vms": asked, "include_blob": True, "connections": connections})
+        assert result.returncode == 0, result.stdout
+        runs[connections] = (facts, sim.counters("HV-NEW-01"), sim.auth_counters("HV-NEW-01"))
+    (serial, serial_requests, serial_auth), (spread, spread_requests, spread_auth) = runs[1], runs[4]
+    assert [vm["name"] for vm in spread["vms"]] == asked
+    assert without_time(spread) == without_time(serial)
+    assert spread_requests == serial_requests
+    assert serial_requests["Invoke:GetSystemCompatibilityVectors"] == 1 + len(asked)
+    assert serial_requests["Invoke:GetSystemCompatibilityInfo"] == len(asked)
+    # four connections, each authenticated once (NTLM with encryption), against one
+    assert spread_auth["handshake"] == 4 * serial_auth["handshake"], (serial_auth, spread_auth)
+    # every VM of the host (their versions asked for at once): the same facts for the same VMs
+    result, every = gather(sim, "HV-NEW-01", {"vms": "all", "include_blob": True, "connections": 4})
+    assert result.returncode == 0, result.stdout
+    by_id = {vm["id"]: vm for vm in without_time(every)["vms"]}
+    assert [by_id[vm["id"]] for vm in without_time(serial)["vms"]] == without_time(serial)["vms"]
+    assert all(vm["configuration_version"] == "10.0" for vm in every["vms"])
+
+
+def test_no_more_connections_than_vms(hvsim_lab, gather):
+    handshakes = {}
+    for connections in (1, 16):
+        hvsim_lab.reset_counters()
+        result, facts = gather(hvsim_lab, "HV-NEW-01", {"vms": ["db01", "batch01"], "connections": connections})
+        assert result.returncode == 0, result.stdout
+        assert [vm["name"] for vm in facts["vms"]] == ["db01", "batch01"]
+        handshakes[connections] = hvsim_lab.auth_counters("HV-NEW-01")["handshake"]
+    assert handshakes[16] == 2 * handshakes[1], handshakes  # two VMs: two connections of the 16 allowed
+
+
+@pytest.mark.parametrize("connections", [1, 4])
+def test_a_vm_whose_read_fails_fails_the_task_naming_it(hvsim_factory, gather, connections):
+    sim = hvsim_factory(lab_with(bulk_lab))
+    gone = sim.guid("bulk07")
+
+    def move_away():  # after the VMs were found, before their vectors are read: bulk07 is no longer here
+        with sim.lab.lock:
+            sim.lab.vm(gone).host = "HV-NEW-02"
+
+    sim.inject("HV-NEW-01", "call", op="Enumerate:Msvm_VirtualSystemMigrationService", times=1, action=move_away)
+    result, facts = gather(sim, "HV-NEW-01", {"vms": "all", "include_blob": True, "connections": connections})
+    assert result.returncode != 0 and facts is None
+    message = task_failure(result)
+    assert message == (
+        f"HV-NEW-01: reading the compatibility vectors of VM 'bulk07' ({gone}) at {sim.hosts['HV-NEW-01'].endpoint} "
+        "failed: GetSystemCompatibilityVectors returned 32773 (Invalid parameter)."
+    ), message
+
+
+@pytest.mark.parametrize("connections", [0, -1, 17])
+def test_connections_out_of_bounds_are_refused_before_any_request(hvsim_lab, gather, connections):
+    hvsim_lab.reset_counters()
+    result, facts = gather(hvsim_lab, "HV-OLD-01", {"vms": ["web01"], "connections": connections})
+    assert result.returncode != 0 and facts is None
+    assert task_failure(result) == (
+        f"connections must be from 1 to 16 (WinRM connections to the host at a time), got {connections}"
+    )
+    assert hvsim_lab.request_count("HV-OLD-01") == 0 and hvsim_lab.auth_counters("HV-OLD-01") == {}

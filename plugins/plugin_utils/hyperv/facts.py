@@ -7,6 +7,9 @@ when VMs are asked for (their Msvm_ComputerSystem, and their settings data for t
 version), then one Invoke per system whose vectors are read (the host and each VM) and one per VM
 blob asked for. Each optional part left out (see SUBSETS) saves its request; what it would have
 filled in is None.
+
+The per-VM reads may be spread over more clients (connections of their own to the same host): the same
+requests, a few at a time, the VMs' facts in the same order, and a failure named as in one connection.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import datetime
 import typing as t
 
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import spread
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.failures import step
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import (
     SERVICE_KEYS,
@@ -22,6 +26,7 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import (
     HyperVHost,
     is_guid,
 )
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.client import WSManClient
 
 
 def _matches_id(system: dict[str, t.Any], requested: str) -> bool:
@@ -91,24 +96,28 @@ def migration_service_facts(service: dict[str, t.Any], settings: dict[str, t.Any
 
 
 def gather(api: HyperVHost, vms: list[str] | str | None, include_blob: bool, where: str,
-           subset: frozenset[str] = frozenset(SUBSETS)) -> dict[str, t.Any]:
-    """The hyperv_compat facts; `vms` is a list of names/ids, 'all', or None for none; `subset` the optional parts."""
+           subset: frozenset[str] = frozenset(SUBSETS), more_clients: t.Sequence[WSManClient] = ()) -> dict[str, t.Any]:
+    """The hyperv_compat facts; `vms` is a list of names/ids, 'all', or None for none; `subset` the optional parts;
+    `more_clients` other connections to the same host, over which the per-VM reads are spread with `api`'s."""
     requested = None if vms == "all" else list(vms or [])
     selected: list[dict[str, t.Any]] = []
     if requested != []:
         with step("finding the requested VMs (Msvm_ComputerSystem)"):
             candidates = api.virtual_machines(requested)
             selected = candidates if requested is None else select_vms(requested, candidates, where)
-    return gather_systems(api, selected, include_blob, subset)
+    return gather_systems(api, selected, include_blob, subset, more_clients, every_vm=requested is None)
 
 
 def gather_systems(api: HyperVHost, selected: list[dict[str, t.Any]], include_blob: bool,
-                   subset: frozenset[str] = frozenset(SUBSETS)) -> dict[str, t.Any]:
-    """The hyperv_compat facts for VMs already found (their Msvm_ComputerSystem instances)."""
+                   subset: frozenset[str] = frozenset(SUBSETS),
+                   more_clients: t.Sequence[WSManClient] = (), every_vm: bool = False) -> dict[str, t.Any]:
+    """The hyperv_compat facts for VMs already found (their Msvm_ComputerSystem instances); the per-VM reads are
+    spread over `api`'s client and `more_clients`, no more of them than there are VMs. `every_vm`: `selected` is
+    every VM of the host (their versions are then asked for without naming each)."""
     versions: dict[str, str | None] = {}
     if selected and "configuration_versions" in subset:
         with step("reading the VMs' configuration versions (Msvm_VirtualSystemSettingData)"):
-            versions = api.configuration_versions([str(vm.get("Name")) for vm in selected])
+            versions = api.configuration_versions([str(vm.get("Name")) for vm in selected], every_vm=every_vm)
     with step("reading the migration service (Msvm_VirtualSystemMigrationService)"):
         host = api.host_reference()
         service = api.migration_service()
@@ -130,7 +139,12 @@ def gather_systems(api: HyperVHost, selected: list[dict[str, t.Any]], include_bl
             "vectors": host_vectors,
             "migration_service": migration_service_facts(service, settings),
         },
-        "vms": [_vm_facts(api, vm, versions.get(str(vm.get("Name"))), include_blob) for vm in selected],
+        "vms": spread.in_order(
+            lambda reader, vm: _vm_facts(reader, vm, versions.get(str(vm.get("Name"))), include_blob),
+            selected,
+            # the others know the migration service read above: no enumeration more per connection
+            [api, *(api.alongside(client) for client in more_clients[:max(0, len(selected) - 1)])],
+        ),
     }
     return facts
 

@@ -16,7 +16,8 @@ def test_galaxy_importer_accepts_the_built_tarball():
     assert 'Importer processing completed successfully' in output, output
     assert 'Linting collection via ansible-lint' in output, output
     members = checks.tarball_members(checks.DIST / checks.artifact_name())
-    for shipped in ('meta/runtime.yml', 'meta/execution-environment.yml', 'bindep.txt', 'requirements.txt', 'plugins/modules/vm_move.py'):
+    for shipped in ('meta/runtime.yml', 'meta/execution-environment.yml', 'bindep.txt', 'requirements.txt', 'plugins/modules/vm_move.py',
+                    'plugins/plugin_utils/report/templates/fleet_report.html.j2', 'plugins/plugin_utils/report/templates/fleet_report.md.j2'):
         assert shipped in members, f'{shipped} is missing from the tarball'
 
 

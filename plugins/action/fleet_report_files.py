@@ -1,0 +1,139 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""fleet_report_files: write the fleet report's HTML, Markdown and facts files (see the module docs).
+
+The report is computed and laid out in Python (plugin_utils/report/pages.py); this reads the options and the facts
+file, and writes the files. Its result is a summary, never the matrix.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import tempfile
+
+import yaml
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.fleet_facts import fleet_facts
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import VectorInputError
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.report import pages
+
+SOURCES = ("fleet", "facts_by_host", "facts_file")
+ARGUMENT_SPEC = {
+    "fleet": {"type": "dict"},
+    "facts_by_host": {"type": "dict"},
+    "facts_file": {"type": "path"},
+    "dest": {"type": "path", "required": True},
+    "title": {"type": "str", "default": pages.DEFAULT_TITLE},
+    "source": {"type": "str"},
+    "return_markdown": {"type": "bool", "default": False},
+}
+FILES = {"html": "fleet-report.html", "markdown": "fleet-report.md", "facts": "fleet-facts.json"}
+FILE_MODE = 0o644
+DIRECTORY_MODE = 0o755
+VAULT_HEADER = b"$ANSIBLE_VAULT"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+
+    def run(self, tmp=None, task_vars=None):
+        self._supports_check_mode = True  # check mode computes everything and writes nothing
+        result = super().run(tmp, task_vars)
+        _validation, args = self.validate_argument_spec(
+            argument_spec=ARGUMENT_SPEC, mutually_exclusive=[SOURCES], required_one_of=[SOURCES])
+        fleet, source = self._fleet(args)
+        dest = os.path.realpath(args["dest"])
+        generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        try:
+            report_pages = pages.pages(fleet, args["title"], args["source"] or source, generated)
+        except VectorInputError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        texts = {"html": report_pages.html, "markdown": report_pages.markdown, "facts": report_pages.facts}
+        files = {kind: os.path.join(dest, name) for kind, name in FILES.items()}
+        changed = [kind for kind, path in files.items() if _differs(path, texts[kind])]
+        if not self._task.check_mode:
+            _write(dest, {files[kind]: texts[kind] for kind in changed})
+        sizes = {kind: len(text.encode("utf-8")) for kind, text in texts.items()}
+        verb = "Would write" if self._task.check_mode else "Wrote"
+        written = ", ".join(f"{files[kind]} ({sizes[kind]:,} bytes)" for kind in changed)
+        result.update(
+            changed=bool(changed),
+            msg=f"{verb} {written}" if changed else f"The files in {dest} are up to date",
+            files=files,
+            written=[files[kind] for kind in changed],
+            bytes=sizes,
+            source=args["source"] or source,
+            **pages.artifact_summary(report_pages.report),
+        )
+        if args["return_markdown"]:
+            result["markdown"] = report_pages.markdown
+        return result
+
+    def _fleet(self, args):
+        """({hosts, vms}, where it came from) from whichever of fleet, facts_by_host and facts_file is given."""
+        try:
+            if args["fleet"] is not None:
+                return args["fleet"], "the fleet given to the task"
+            if args["facts_by_host"] is not None:
+                return fleet_facts(args["facts_by_host"]), f"compat_facts of {len(args['facts_by_host'])} hosts"
+            path = self._facts_path(args["facts_file"])
+            return pages.fleet_from_file(self._load(path), f"facts file {path}"), f"facts file {args['facts_file']}"
+        except VectorInputError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+
+    def _facts_path(self, path):
+        """A relative path is taken from the directory ansible-playbook runs in, else where include_vars looks."""
+        if os.path.isabs(path) or os.path.exists(path):
+            return os.path.abspath(path)
+        return self._find_needle("vars", path)
+
+    def _load(self, path):
+        """JSON (a saved fleet-facts.json) or YAML; an ansible-vault encrypted file through Ansible's loader."""
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise AnsibleActionFail(f"Cannot read the facts file {path}: {exc.strerror}") from None
+        if data.lstrip().startswith(VAULT_HEADER):
+            return self._loader.load_from_file(path)
+        try:
+            return json.loads(data)
+        except ValueError:
+            pass
+        try:
+            return yaml.load(data, Loader=_YAML_LOADER)  # nosec B506: a safe loader
+        except yaml.YAMLError as exc:
+            raise AnsibleActionFail(f"The facts file {path} is neither JSON nor YAML: {exc}") from None
+
+
+def _differs(path, text):
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            return handle.read() != text
+    except (OSError, UnicodeDecodeError):
+        return True
+
+
+def _write(dest, texts):
+    """Each file whole or not at all: written next to its place, then renamed over it."""
+    try:
+        if not os.path.isdir(dest):
+            os.makedirs(dest)
+            os.chmod(dest, DIRECTORY_MODE)
+        for path, text in texts.items():
+            handle, temporary = tempfile.mkstemp(dir=dest, prefix=".fleet-report-")
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+                    out.write(text)
+                os.chmod(temporary, FILE_MODE)
+                os.replace(temporary, path)
+            except BaseException:
+                os.unlink(temporary)
+                raise
+    except OSError as exc:
+        raise AnsibleActionFail(f"Cannot write the fleet report to {dest}: {exc}") from None

@@ -1,0 +1,103 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet report's pages: fleet facts in, the HTML page, the Markdown and the facts file out, as strings.
+
+engine/fleet.py computes what the report shows; this lays it out with plain Jinja2 (the templates next to this file),
+so the million cells of a large fleet never pass through Ansible's templating. Autoescape is on for both templates:
+every value is HTML-escaped where it is written (Markdown renderers pass raw HTML through too), and the Markdown's
+`md` filter also escapes the characters Markdown and its tables give a meaning to. Pure: no Ansible, and no I/O but
+reading the templates.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import typing as t
+from collections.abc import Mapping
+
+import jinja2
+from markupsafe import Markup, escape
+
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine import fleet as fleet_engine
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import VectorInputError, describe
+
+DEFAULT_TITLE = "Hyper-V fleet: live-migration compatibility"
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+HTML_TEMPLATE = "fleet_report.html.j2"
+MARKDOWN_TEMPLATE = "fleet_report.md.j2"
+# Characters Markdown (and its tables: |) gives a meaning to; a line break (\n or \r) would end a table's row.
+_MARKDOWN_ESCAPES = {ord(char): "\\" + char for char in "\\|*_`[]"} | {ord("\n"): " ", ord("\r"): " "}
+
+
+class Pages(t.NamedTuple):
+    """The report's content (fleet_report's result) and its files' text."""
+
+    report: dict[str, t.Any]
+    html: str
+    markdown: str
+    facts: str
+
+
+def md(text: t.Any) -> Markup:
+    """Text from hosts and VMs for the Markdown: HTML-escaped, then the Markdown characters backslash-escaped."""
+    return Markup(str(escape(str(text))).translate(_MARKDOWN_ESCAPES))  # nosec B704: escaped on this line
+
+
+@functools.lru_cache(maxsize=None)
+def environment() -> jinja2.Environment:
+    """One Jinja2 environment for both templates: autoescape on; trim_blocks and the trailing newline as Ansible's
+    template module renders, which these templates were written for."""
+    env = jinja2.Environment(  # nosec B701: autoescape is on
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        trim_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["md"] = md
+    return env
+
+
+def fleet_from_file(data: t.Any, where: str = "facts file") -> dict[str, t.Any]:
+    """{hosts, vms} from what a facts file holds: a saved fleet-facts.json ({hosts, vms}) or a file with sample_hosts
+    and sample_vms (playbooks/files/sample_facts.yml)."""
+    if not isinstance(data, Mapping):
+        raise VectorInputError(f"{where}: expected a mapping with 'hosts' and 'vms' (or 'sample_hosts' and 'sample_vms'), "
+                               f"got {type(data).__name__} {describe(data)}")
+    if "sample_hosts" in data:
+        return {"hosts": data["sample_hosts"], "vms": data.get("sample_vms") or {}}
+    return dict(data)
+
+
+def facts_text(fleet: Mapping[str, t.Any]) -> str:
+    """The facts file: the fleet as JSON, keys sorted (as to_nice_json writes it), to render it again offline."""
+    return json.dumps(fleet, indent=4, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def render(report: Mapping[str, t.Any], template: str, title: str, source: str, generated: str) -> str:
+    """One template (HTML_TEMPLATE or MARKDOWN_TEMPLATE) with fleet_report's result."""
+    return environment().get_template(template).render(
+        fleet=report, fleet_title=title, fleet_source=source, fleet_generated=generated)
+
+
+def pages(fleet: Mapping[str, t.Any], title: str, source: str, generated: str) -> Pages:
+    """Everything the report writes, from {hosts, vms} (what the fleet_report filter takes). Raises VectorInputError
+    for input the engine refuses, naming where."""
+    report = fleet_engine.fleet_report(fleet)
+    return Pages(
+        report=report,
+        html=render(report, HTML_TEMPLATE, title, source, generated),
+        markdown=render(report, MARKDOWN_TEMPLATE, title, source, generated),
+        facts=facts_text(fleet),
+    )
+
+
+def artifact_summary(report: Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """What a run returns of the report: the summary and the hosts of each group, never the matrix."""
+    return {
+        "summary": report["summary"],
+        "groups": [group["hosts"] for group in report["groups"]],
+        "blocked_entries": len(report["blocked"]),
+    }

@@ -1,0 +1,177 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet report's pages laid out in Python: the same pages as before, every value escaped, the files' text."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from html.parser import HTMLParser
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import VectorInputError
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.report import pages
+from ansible_collections.vmgate.hyperv.tests.unit.plugins.plugin_utils.helpers import DETERMINISTIC, EQUAL, SUBSET, vec
+
+GEN1 = [vec(1, SUBSET, 0x3FFFFFFFFF), vec(2, SUBSET, 7), vec(3, EQUAL, 64)]
+GEN2 = [vec(1, SUBSET, 0xFFFFFFFFFFF), vec(2, SUBSET, 231), vec(3, EQUAL, 64)]
+LEGACY = [vec(1, SUBSET, 0xFFFFFF), vec(2, SUBSET, 3), vec(3, EQUAL, 64)]
+SQL = [vec(1, SUBSET, 0xFFFFFFFFFF), vec(2, SUBSET, 7), vec(3, EQUAL, 64)]
+# playbooks/files/sample_facts.yml, as a saved fleet-facts.json holds it
+SAMPLE = {
+    "hosts": {"hv-gen1-a": {"vectors": GEN1}, "hv-gen1-b": {"vectors": GEN1},
+              "hv-gen2-a": {"vectors": GEN2}, "hv-gen2-b": {"vectors": GEN2}},
+    "vms": {"web01": {"host": "hv-gen2-a", "vectors": GEN2}, "sql01": {"host": "hv-gen2-b", "vectors": SQL},
+            "legacy01": {"host": "hv-gen2-a", "vectors": LEGACY}},
+}
+HOSTILE = '<script>alert("vm")</script>'
+# The elements the HTML template writes; a value that came through as markup would add another
+TEMPLATE_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "div", "b", "span", "a",
+                 "table", "thead", "tbody", "tr", "th", "td", "br", "code", "ul", "li"}
+
+
+def render(fleet, title="Fleet", source="facts file x.json"):
+    return pages.pages(fleet, title, source, "2025-01-01 00:00 UTC")
+
+
+class Tags(HTMLParser):
+    """The elements and attribute values of a page, as a browser's parser reads them."""
+
+    def __init__(self, html):
+        super().__init__(convert_charrefs=True)
+        self.tags, self.attributes, self.text = set(), [], []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self.attributes.extend(value for _name, value in attrs if value)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_the_pages_of_the_sample_fleet():
+    result = render(SAMPLE)
+    html, markdown = result.html, result.markdown
+    assert "<b>8 / 12</b>VM-host pairs compatible" in html
+    assert ('<td class="cell no" title="web01 cannot run on hv-gen1-a:&#10;- The VM uses ProcessorFeatures (vector 1) bits '
+            'the host lacks: 0xFC000000000 (bits 38, 39, 40, 41, 42, 43).&#10;- The VM uses ProcessorXSave (vector 2) bits the '
+            'host lacks: 0xE0 (bits 5, 6, 7)."><a href="#b-2">') in html
+    assert '<td class="cell ok current" title="web01 can run on hv-gen2-a (it runs there)">&#9679; <span class="sym">' in html
+    assert "<td>ProcessorXSave</td><td>2</td><td>Subset</td><td><code>0x7</code></td>" in html
+    assert html.startswith("<!DOCTYPE html>") and html.endswith("</html>\n")
+    assert "| web01 |  | ✗ 2 | ✗ 2 | ● ✓ | ✓ |" in markdown
+    assert "| 1 | hv-gen1-a, hv-gen1-b | legacy01 |" in markdown
+    assert "### ✗ web01 cannot run on group 1: hv-gen1-a, hv-gen1-b\n\n- The VM uses ProcessorFeatures" in markdown
+    assert markdown.startswith("# Fleet\n\nSource: facts file x.json; generated 2025-01-01 00:00 UTC.\n")
+    assert Tags(html).tags <= TEMPLATE_TAGS
+    assert json.loads(result.facts) == SAMPLE and result.facts.endswith("}\n")
+
+
+def test_the_hosts_table_and_the_warnings_from_the_migration_service():
+    fleet = {
+        "hosts": {"hv-off": {"vectors": GEN1, "migration": {"live_migration_enabled": False, "networks": 1,
+                                                            "active_vm_migrations": 0, "max_vm_migrations": 2}},
+                  "hv-on": {"vectors": GEN1, "migration": {"live_migration_enabled": True, "networks": 2,
+                                                           "active_vm_migrations": 1, "max_vm_migrations": 4}},
+                  "hv-unread": {"vectors": GEN2}},
+        "vms": {"web01": {"host": "hv-off", "state": "Running", "vectors": GEN1}},
+    }
+    result = render(fleet)
+    assert 'hv-off<br><span class="warn" title="hv-off cannot take a live migration now' in result.html
+    assert '<td class="no">&#10007; off</td>' in result.html and '<td class="ok">&#10003; on</td>' in result.html
+    assert "<td>2</td>\n      <td>1 / 4</td>" in result.html
+    assert '<td class="">not read</td>\n      <td>not read</td>\n      <td>? / ?</td>' in result.html
+    assert "| hv-off (g1, ⚠ no live migration) |" in result.markdown
+    assert "| hv-unread | 2 | not read | not read | ? / ? | none |" in result.markdown
+    assert "Cannot take a live migration now (live migration off, or no migration network): hv-off." in result.html
+
+
+def test_a_fleet_where_every_vm_fits_every_host_and_one_without_vms():
+    every = render({"hosts": {"a": [vec(1, SUBSET, 15)], "b": [vec(1, SUBSET, 15)]}, "vms": {"x": [vec(1, SUBSET, 3)]}})
+    assert "Every VM can run on every host." in every.html and "✓ Every VM can run on every host." in every.markdown
+    empty = render({"hosts": {"a": [vec(1, SUBSET, 15)], "b": [vec(3, EQUAL, 64)]}, "vms": {}})
+    assert "The hosts share no vector, so no VM is shown to fit them all." in empty.html
+    assert "The hosts share no vector, so no VM is shown to fit them all." in empty.markdown
+
+
+def test_every_value_from_hosts_and_vms_is_escaped():
+    fleet = {
+        "hosts": {"hv<b>&amp;": {"vectors": GEN1, "migration": {"live_migration_enabled": True, "networks": "<i>2</i>",
+                                                                "active_vm_migrations": "<u>", "max_vm_migrations": 2}},
+                  "hv-gen2-a": {"vectors": GEN2}},
+        "vms": {HOSTILE: {"host": "hv-gen2-a", "state": "Running|*_`[x]<s>", "vectors": GEN2}},
+    }
+    result = render(fleet, title="<i>Fleet</i>", source='<img src=x onerror="alert(1)">')
+    html, markdown = result.html, result.markdown
+    for markup in ("<script", "<i>", "<u>", "<s>", "<img", "hv<b>"):
+        assert markup not in html, markup
+    assert "<" not in markdown
+    assert "&lt;script&gt;alert(&#34;vm&#34;)&lt;/script&gt;" in html and "hv&lt;b&gt;&amp;amp;" in html
+    assert "<title>&lt;i&gt;Fleet&lt;/i&gt;</title>" in html and "<td>&lt;i&gt;2&lt;/i&gt;</td>" in html
+    parsed = Tags(html)
+    assert parsed.tags <= TEMPLATE_TAGS
+    assert "".join(parsed.text).count(HOSTILE) >= 2  # the row and the details, as text
+    assert any(value.startswith(HOSTILE + " can run on") for value in parsed.attributes)  # a cell's title, as text
+    assert "| &lt;script&gt;alert(&#34;vm&#34;)&lt;/script&gt; | Running\\|\\*\\_\\`\\[x\\]&lt;s&gt; |" in markdown
+    assert "| hv&lt;b&gt;&amp;amp; | 2 | ✓ on | &lt;i&gt;2&lt;/i&gt; | &lt;u&gt; / 2 |" in markdown
+
+
+@settings(DETERMINISTIC, max_examples=150)
+@given(names=st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=4, unique=True),
+       hosts=st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=3, unique=True),
+       state=st.text(max_size=12), title=st.text(max_size=12))
+def test_no_text_becomes_markup(names, hosts, state, title):
+    fleet = {"hosts": {host: GEN1 if index % 2 else GEN2 for index, host in enumerate(hosts)},
+             "vms": {name: {"host": hosts[0], "state": state, "vectors": GEN2} for name in names}}
+    result = render(fleet, title=title, source=state)
+    parsed = Tags(result.html)
+    assert parsed.tags <= TEMPLATE_TAGS
+    # a name reaches the reader as it is: a row heading per VM, a column heading per host
+    for name in names:
+        assert name in "".join(parsed.text) or "\r" in name or "\x00" in name  # the parser's newlines, NUL
+    assert "<" not in result.markdown  # HTML-escaped: no element a Markdown renderer would pass through
+    # one line per table row (CommonMark ends a line at \n and \r), and escaped pipes keep the table's columns
+    header = next(line for line in result.markdown.replace("\r", "\n").split("\n") if line.startswith("| VM | state |"))
+    assert re.findall(r"\\.|\|", header).count("|") == 3 + len(hosts)  # VM, state and a column per host
+
+
+def test_md_escapes_html_then_markdown():
+    assert pages.md('a|b*c_d`e[f]g\\h\ni<j>&"\r') == 'a\\|b\\*c\\_d\\`e\\[f\\]g\\\\h i&lt;j&gt;&amp;&#34; '
+    assert pages.md(42) == "42"
+
+
+def test_autoescape_is_on_and_the_templates_are_next_to_the_code():
+    env = pages.environment()
+    assert env.autoescape is True
+    assert env.from_string("{{ x }}").render(x="<b>") == "&lt;b&gt;"
+    for name in (pages.HTML_TEMPLATE, pages.MARKDOWN_TEMPLATE):
+        assert os.path.isfile(os.path.join(pages.TEMPLATES, name))
+
+
+def test_a_facts_file_saved_or_with_sample_hosts():
+    assert pages.fleet_from_file(SAMPLE) == SAMPLE
+    sample = {"sample_hosts": SAMPLE["hosts"], "sample_vms": SAMPLE["vms"], "other": 1}
+    assert pages.fleet_from_file(sample) == SAMPLE
+    assert pages.fleet_from_file({"sample_hosts": SAMPLE["hosts"]}) == {"hosts": SAMPLE["hosts"], "vms": {}}
+    with pytest.raises(VectorInputError, match=r"facts file x: expected a mapping with 'hosts' and 'vms'"):
+        pages.fleet_from_file(["hosts"], "facts file x")
+
+
+def test_bad_input_is_named_as_the_filter_names_it():
+    with pytest.raises(VectorInputError, match=r"fleet.hosts\['hv01'\].vectors\[0\]: missing 'compare_operation'"):
+        render({"hosts": {"hv01": [{"vector_id": 1}]}, "vms": {}})
+
+
+def test_the_summary_a_run_returns_holds_no_matrix():
+    result = render(SAMPLE)
+    summary = pages.artifact_summary(result.report)
+    assert set(summary) == {"summary", "groups", "blocked_entries"}
+    assert summary["groups"] == [["hv-gen1-a", "hv-gen1-b"], ["hv-gen2-a", "hv-gen2-b"]]
+    assert summary["summary"]["pairs"] == 12 and summary["blocked_entries"] == len(result.report["blocked"])
+    assert "cells" not in json.dumps(summary)

@@ -9,7 +9,11 @@ every VM must be where the play's decision says it is. It prints those, and the 
 injected job durations, and against the bound the limits set (all job-seconds / the most migrations the limits allow
 at once, each taking a slot on both ends): target at most 1.3x.
 
-Run: .venv/bin/python benchmarks/load_wave.py [--forks N ...] [--vms N] [--hosts N] [--limit N] [--duration S]
+With --uneven SEED ...: hosts with limits of 1 to 3 and 2 to 8 VMs each, some VMs fitting only the newer hosts
+(tests/integration/wave_load.py:uneven_lab); the bound is then the larger of the busiest source's sends x job time /
+its limit and all jobs / the most migrations the limits allow at once; target at most 1.5x.
+
+Run: .venv/bin/python benchmarks/load_wave.py [--forks N ...] [--vms N] [--hosts N] [--limit N] [--duration S] [--uneven SEED ...]
      (or ./dev bench load_wave)
 """
 
@@ -28,7 +32,37 @@ sys.path.insert(0, str(ROOT / "tools"))
 # pylint: disable=wrong-import-position
 import checks  # noqa: E402
 from hvsim.simulator import Simulator  # noqa: E402
-from integration.wave_load import audit, load_lab, run_wave  # noqa: E402
+from integration.wave_load import audit, load_lab, run_wave, uneven_lab  # noqa: E402
+
+
+def uneven_wave(args: argparse.Namespace, seed: int) -> bool:
+    """An uneven wave: its wall time against the bound its limits and its busiest source set."""
+    lab = uneven_lab(args.hosts, seed)
+    vms = [vm["name"] for vm in lab["vms"]]
+    limits = {host["name"]: host["migration"]["max_vm"] for host in lab["hosts"]}
+    with Simulator.from_lab(lab, migration_duration_s=args.duration) as sim, tempfile.TemporaryDirectory() as tmp:
+        wave = run_wave(sim, vms, Path(tmp), "-e", f"limit_poll={args.poll}")
+        found = audit(sim, lab, vms, wave.decisions) if wave.decisions else None
+    if found is None:
+        print(wave.result.stdout[-4000:])
+        print(f"uneven wave {seed}: the play published no decisions (exit code {wave.result.returncode})")
+        return False
+    sends = {}
+    for vm in lab["vms"]:
+        if vm["name"] in found.moved:
+            sends[vm["host"]] = sends.get(vm["host"], 0) + 1
+    busiest = max((count * args.duration / limits[host] for host, count in sends.items()), default=0)
+    bound = max(busiest, found.migrations * args.duration / max(1, sum(limits.values()) // 2))
+    ratio = wave.seconds / bound if bound else 0
+    print(f"uneven wave {seed}: {len(vms)} VMs on {args.hosts} hosts (limits {sorted(limits.values())}), "
+          f"{found.migrations} migrations of {args.duration:g} s in {wave.seconds:.1f} s; bound {bound:.1f} s, "
+          f"wall / bound = {ratio:.2f} (target at most 1.5: {'PASS' if ratio <= 1.5 else 'MISS'})")
+    print(f"  moved {len(found.moved)}, not moved {len(found.stayed)}; refused at a limit and sent again: "
+          f"{found.refusals}; no limit exceeded: {all(found.peaks[h] <= found.limits[h] for h in found.limits)}; "
+          f"problems: {len(found.problems)}")
+    for problem in found.problems:
+        print(f"  PROBLEM: {problem}")
+    return found.ok
 
 
 def one_wave(args: argparse.Namespace, forks: int) -> bool:
@@ -76,11 +110,14 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=2, help="each host's MaximumActiveVirtualSystemMigration")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds every migration job takes")
     parser.add_argument("--poll", type=float, default=1.0, help="limit_poll: seconds between looks for a free slot")
+    parser.add_argument("--uneven", type=int, nargs="*", default=[], help="seeds of uneven waves to run instead")
     args = parser.parse_args()
     checks.link_collection()
     os.environ.update(checks.environment())
     print(f"wave: {args.vms} VMs on {args.hosts} hosts, each allowing {args.limit} live migrations at once "
           f"(counted on source and destination), jobs of {args.duration:g} s, limit_poll {args.poll:g} s")
+    if args.uneven:
+        return 0 if all([uneven_wave(args, seed) for seed in args.uneven]) else 1
     results = [one_wave(args, forks) for forks in args.forks]
     return 0 if all(results) else 1
 

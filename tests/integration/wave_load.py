@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -40,6 +41,30 @@ def load_lab(hosts: int, vms: int, limits: list[int]) -> dict:
         "vms": [{"name": f"vm{index + 1:03d}", "host": names[index % hosts], "state": "running", "vectors": VM_VECTORS}
                 for index in range(vms)],
     }
+
+
+OLD_HOST = [{"id": 1, "op": 2, "value": 0xFF}, {"id": 3, "op": 0, "value": 64}]  # a host without the newer features
+NEEDS_NEW = [{"id": 1, "op": 2, "value": 0xFFF}, {"id": 3, "op": 0, "value": 64}]  # a VM that fits newer hosts only
+
+
+def uneven_lab(hosts: int, seed: int) -> dict:
+    """hosts hosts with limits of 1 to 3 and 2 to 8 running VMs each; every third host older, and every third VM
+    using features only the newer hosts have. Deterministic for a seed."""
+    rng = random.Random(seed)
+    names = [f"HV{index + 1:02d}" for index in range(hosts)]
+    lab = {"name": f"uneven-{hosts}-{seed}", "hosts": [], "vms": []}
+    for index, name in enumerate(names):
+        lab["hosts"].append({"name": name, "address": f"10.20.1.{index + 1}",
+                             "vectors": OLD_HOST if index % 3 == 2 else VECTORS,
+                             "migration": {"listeners": [f"10.20.2.{index + 1}"], "max_vm": rng.randint(1, 3)}})
+    number = 0
+    for index, name in enumerate(names):
+        older = index % 3 == 2
+        for _vm in range(rng.randint(2, 8)):
+            number += 1
+            vectors = VM_VECTORS if older or number % 3 else NEEDS_NEW  # a VM on an older host fits it, so all
+            lab["vms"].append({"name": f"vm{number:03d}", "host": name, "state": "running", "vectors": vectors})
+    return lab
 
 
 @dataclasses.dataclass

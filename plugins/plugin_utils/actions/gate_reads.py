@@ -46,6 +46,7 @@ class GateReads(contextlib.AbstractContextManager):
         self._namespace = namespace
         self._sessions: dict[str, HostSession | Failed] = {}
         self._known_hosts: dict[tuple[str, frozenset[str]], dict[str, t.Any]] = {}  # see remember_hosts()
+        self._listed: dict[str, list[dict[str, t.Any]]] = {}  # host -> its Msvm_ComputerSystem instances (list_vms)
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=MAX_PARALLEL_HOSTS,
                                                            thread_name_prefix="vmgate-gate")
 
@@ -80,30 +81,26 @@ class GateReads(contextlib.AbstractContextManager):
     # The reads
 
     def find(self, hosts: t.Iterable[str], vm: str) -> dict[str, t.Any]:
-        """host -> Found, or Failed: one cheap query per host (the VM's name and its trimmed name)."""
+        """host -> Found, or Failed: one cheap query per host (the VM's name and its trimmed name), none on a host
+        whose listing a wave remembers (list_vms)."""
         names = list(dict.fromkeys([vm, vm.strip()])) if vm.strip() else [vm]
+        hosts = list(dict.fromkeys(hosts))
+        asked = self.each([host for host in hosts if host not in self._listed], lambda session: session.run(
+            lambda api: _found(session.label, vm, names[-1], _query(api, names))))
+        return {host: _found(host, vm, names[-1], self._listed[host]) if host in self._listed else asked[host]
+                for host in hosts}
 
-        def work(session: HostSession):
-            def query(api):
-                with step("finding the VM (Msvm_ComputerSystem)"):
-                    systems = api.virtual_machines(names)
-                identities = [hyperv_facts.vm_identity(system) for system in systems]
-                found = [Sighting(session.label, identity) for identity in identities if matches(vm, identity)]
-                near = [Sighting(session.label, identity) for identity in identities
-                        if not matches(vm, identity) and names[-1] != vm and matches(names[-1], identity)]
-                return Found(found, near, {identity["id"]: system for identity, system in zip(identities, systems)})
-            return session.run(query)
+    def list_vms(self, hosts: t.Iterable[str], remember: bool = False) -> dict[str, t.Any]:
+        """host -> every VM on it ({id, name, state, state_name}), or Failed: one query per host. With `remember`,
+        find() answers from these listings until forget_listings(): a wave's gates, decided right after."""
+        listed = self.each(hosts, lambda session: session.run(lambda api: _query(api, None)))
+        if remember:
+            self._listed.update({host: systems for host, systems in listed.items() if not isinstance(systems, Failed)})
+        return {host: systems if isinstance(systems, Failed) else [hyperv_facts.vm_identity(system) for system in systems]
+                for host, systems in listed.items()}
 
-        return self.each(hosts, work)
-
-    def list_vms(self, hosts: t.Iterable[str]) -> dict[str, t.Any]:
-        """host -> every VM on it ({id, name, state, state_name}), or Failed: one query per host."""
-        def work(session: HostSession):
-            def query(api):
-                with step("listing the VMs (Msvm_ComputerSystem)"):
-                    return [hyperv_facts.vm_identity(system) for system in api.virtual_machines(None)]
-            return session.run(query)
-        return self.each(hosts, work)
+    def forget_listings(self) -> None:
+        self._listed.clear()
 
     def read_vm(self, host: str, system: dict[str, t.Any]) -> dict[str, t.Any] | Failed:
         """The source's facts with the VM's entry and its compatibility blob (no other part of the host)."""
@@ -162,6 +159,20 @@ class GateReads(contextlib.AbstractContextManager):
             return {host: source_session for host in hosts}
         return self.each(hosts, lambda session: hyperv_verdict.ask(
             session, source_session, vm, migration_type, None, known.get(session.label), known.get(source)))
+
+
+def _query(api: t.Any, names: list[str] | None) -> list[dict[str, t.Any]]:
+    with step("finding the VM (Msvm_ComputerSystem)" if names else "listing the VMs (Msvm_ComputerSystem)"):
+        return api.virtual_machines(names)
+
+
+def _found(host: str, vm: str, trimmed: str, systems: list[dict[str, t.Any]]) -> Found:
+    """What a host's VMs (Msvm_ComputerSystem) say of `vm`: the VMs answering to it, and to it trimmed."""
+    identities = [hyperv_facts.vm_identity(system) for system in systems]
+    return Found([Sighting(host, identity) for identity in identities if matches(vm, identity)],
+                 [Sighting(host, identity) for identity in identities
+                  if trimmed != vm and not matches(vm, identity) and matches(trimmed, identity)],
+                 {identity["id"]: system for identity, system in zip(identities, systems)})
 
 
 def _attempt(session: HostSession, work: t.Callable[[HostSession], t.Any]) -> t.Any:

@@ -62,8 +62,11 @@ class Gate:
         assessment = model.assess(request, source, vm["vectors"], self.hosts, failed)
         assessment, source_service, waited = self._wait_for_slots(assessment, source, source_service)
         known = {**self.hosts, source: source_facts["host"]}
-        verdicts = self.reads.ask_hyperv(model.hosts_to_ask(request, assessment, waited), source, vm,
-                                         request.migration_type, known)
+        verdicts: dict[str, t.Any] = {}
+        for hosts in model.ask_rounds(model.hosts_to_ask(request, assessment, waited), assessment, vm["id"]):
+            verdicts.update(self.reads.ask_hyperv(hosts, source, vm, request.migration_type, known))
+            if any(_passes(verdicts[host], assessment, host) for host in hosts):
+                break  # the closest fit that passes is found; the others need not be asked
         return model.decide(
             request, location, vm=vm, source_service=source_service, assessment=assessment,
             verdicts={host: _verdict(result) for host, result in verdicts.items()}, waited=waited,
@@ -111,6 +114,12 @@ class Gate:
                 self.hosts[host] = {**self.hosts[host], "migration_service": service}
                 waited = {"host": host, "seconds": seconds, "freed": model.slot_free(service)}
         return assessment, source_service, waited
+
+
+def _passes(result: t.Any, assessment: list[dict[str, t.Any]], host: str) -> bool:
+    """Whether Hyper-V passed a host the assessment found usable (so the decision can choose it)."""
+    usable = any(item["host"] == host and item["usable"] and not item["full"] for item in assessment)
+    return usable and not isinstance(result, Failed) and bool(result["compatible"])
 
 
 def _verdict(result: t.Any) -> dict[str, t.Any]:

@@ -68,7 +68,7 @@ class WaveRun:
         found = None
         if len(self.request.vms) > 1 and not options["source"]:
             # One query per host finds the whole wave; each gate then reads its VM where it was found.
-            listed = self.reads.list_vms(group_hosts)
+            listed = self.reads.list_vms(group_hosts, remember=True)  # the gates find their VMs in it
             found = {host: vms for host, vms in listed.items() if not isinstance(vms, Failed)}
         entries = wave.plan(self.request, found)
         if not entries:  # a drained host without running VMs
@@ -80,6 +80,7 @@ class WaveRun:
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(GATES_AT_ONCE, len(entries)),
                                                    thread_name_prefix="vmgate-gate") as pool:
             outcomes = list(pool.map(self._decide, entries))
+        self.reads.forget_listings()  # from now on a VM is looked for on its host, as it is then
         if self.request.drain:  # the plan first: where each VM goes, and which can go nowhere, with why
             self.say("\n".join(wave.plan_lines(self.request.drain, [_as_decided(outcome) for outcome in outcomes], left)))
         movable = [outcome for outcome in outcomes if outcome["error"] is None and outcome["move"]]

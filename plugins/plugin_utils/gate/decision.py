@@ -15,6 +15,7 @@ Fail closed: a host that could not be read, or a check that could not be made, i
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import typing as t
 
@@ -206,6 +207,23 @@ def _free_pool(assessment: list[dict[str, t.Any]]) -> list[str]:
     return [item["host"] for item in _pool(assessment) if not item["full"]]
 
 
+ASK_AT_ONCE = 3  # candidates of one fit Hyper-V is asked about at a time
+
+
+def ask_rounds(hosts: list[str], assessment: list[dict[str, t.Any]], vm_id: str) -> list[list[str]]:
+    """The hosts to ask, in rounds: the closest fit first, at most ASK_AT_ONCE of one fit a round. The gate stops
+    at the first round with a host that passes, so twenty identical candidates cost three checks, not twenty.
+    Within a fit, each VM asks its own turn of the hosts (a stable hash of the VM and the host), so that a wave's
+    VMs spread over them rather than all asking the host whose name sorts first."""
+    fit = {item["host"]: item["surplus_bits"] for item in assessment}
+    rounds: list[list[str]] = []
+    for bits in dict.fromkeys(fit.get(host) for host in hosts):
+        same = sorted((host for host in hosts if fit.get(host) == bits),
+                      key=lambda host: hashlib.sha256(f"{vm_id}|{host}".encode()).hexdigest())
+        rounds += [same[index:index + ASK_AT_ONCE] for index in range(0, len(same), ASK_AT_ONCE)]
+    return rounds
+
+
 def _state_reason(request: Request, vm: t.Mapping[str, t.Any], label: str, source: str) -> list[dict[str, str]]:
     state_name = vm.get("state_name")
     if state_name in request.allowed_states:
@@ -385,6 +403,9 @@ def _explain_selection(selection: list[dict[str, t.Any]], destination: str) -> l
             why = f"chosen: compatible by its vectors and by Hyper-V, {fit}"
         elif item["ok"]:
             why = f"compatible too, ranked after {destination}: {fit}"
+        elif item["compatible"] and not item["reasons"] and item["hyperv_compatible"] is None:
+            why = (f"compatible by its vectors ({item['surplus_bits']} surplus feature bits), not asked: "
+                   f"{destination or 'another candidate'} passed Hyper-V's checks first")
         elif item["compatible"]:
             why = (f"compatible by its vectors ({item['surplus_bits']} surplus feature bits) but left out: "
                    + " ".join(item["reasons"]))

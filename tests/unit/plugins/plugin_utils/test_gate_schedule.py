@@ -111,7 +111,7 @@ def test_a_migration_without_a_destination_is_refused():
 def test_uneven_waves_hold_every_limit_and_stay_near_their_bound(limits, vms, reach):
     hosts = {f"H{index}": limit for index, limit in enumerate(limits)}
     names = list(hosts)
-    per_host = {name: count for name, count in zip(names, vms)}
+    per_host = dict(zip(names, vms))
 
     def destinations(source):  # VMs that fit only some hosts: the next `reach` hosts after their own
         start = names.index(source)

@@ -33,14 +33,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--vms", type=int, default=400)
     parser.add_argument("--hosts", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=3, help="runs of the one decision (the median is used)")
     args = parser.parse_args()
     checks.link_collection()
     os.environ.update(checks.environment())
     lab = load_lab(args.hosts, args.vms, [2])
     vms = [vm["name"] for vm in lab["vms"]]
     with Simulator.from_lab(lab) as sim, tempfile.TemporaryDirectory() as tmp:
-        one = run_wave(sim, vms[:1], Path(tmp), "-e", "mode=gate")
+        ones = []
+        for _run in range(args.runs):  # one decision: the median of a few runs, as it is short and noisy
+            sim.reset()
+            ones.append(run_wave(sim, vms[:1], Path(tmp), "-e", "mode=gate"))
         one_requests = requests_served(sim)
+        one = sorted(ones, key=lambda wave: wave.seconds)[len(ones) // 2]
         sim.reset()
         every = run_wave(sim, vms, Path(tmp), "-e", "mode=gate")
         every_requests = requests_served(sim)
@@ -52,7 +57,7 @@ def main() -> int:
         return 1
     ratio = every.seconds / one.seconds
     print(f"gate-only wave: {len(vms)} VMs on {args.hosts} hosts, every other host a candidate")
-    print(f"  one decision: {one.seconds:.1f} s, {one_requests} requests")
+    print(f"  one decision: {one.seconds:.1f} s (median of {len(ones)}), {one_requests} requests")
     print(f"  the wave:     {every.seconds:.1f} s, {every_requests} requests ({every_requests / len(vms):.1f} per VM); "
           f"{allowed} allowed")
     print(f"  wave / one decision: {ratio:.1f}x (target at most 10x: {'PASS' if ratio <= 10 else 'MISS'})")

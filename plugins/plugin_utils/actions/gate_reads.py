@@ -103,9 +103,17 @@ class GateReads(contextlib.AbstractContextManager):
         self._listed.clear()
 
     def read_vm(self, host: str, system: dict[str, t.Any]) -> dict[str, t.Any] | Failed:
-        """The source's facts with the VM's entry and its compatibility blob (no other part of the host)."""
-        return self.each([host], lambda session: session.run(
-            lambda api: hyperv_facts.gather_systems(api, [system], include_blob=True, subset=frozenset())))[host]
+        """The source's facts with the VM's entry and its compatibility blob (no other part of the host). On a host
+        a wave remembered, its migration service is not read again: only the VM's vectors and blob are."""
+        known = next((facts for (name, _subset), facts in self._known_hosts.items() if name == host), None)
+        if known is None:
+            return self.each([host], lambda session: session.run(
+                lambda api: hyperv_facts.gather_systems(api, [system], include_blob=True, subset=frozenset())))[host]
+
+        def read(api):
+            api.use_known_service(known["migration_service"].get("keys"))
+            return {"host": known, "vms": [hyperv_facts.vm_entry(api, system, include_blob=True)]}
+        return self.each([host], lambda session: session.run(read))[host]
 
     def read_hosts(self, hosts: t.Iterable[str], subset: frozenset[str]) -> dict[str, t.Any]:
         """host -> the host part of its facts (vectors, migration service, as `subset` asks), or Failed; the hosts

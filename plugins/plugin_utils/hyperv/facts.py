@@ -160,6 +160,11 @@ def vm_identity(vm: dict[str, t.Any]) -> dict[str, t.Any]:
     }
 
 
+def vm_entry(api: HyperVHost, vm: dict[str, t.Any], include_blob: bool) -> dict[str, t.Any]:
+    """One VM's entry of the facts (its vectors, and its blob when asked), for a VM already found; no host read."""
+    return _vm_facts(api, vm, None, include_blob)
+
+
 def _vm_facts(api: HyperVHost, vm: dict[str, t.Any], version: str | None, include_blob: bool) -> dict[str, t.Any]:
     label = f"VM {vm.get('ElementName')!r} ({vm.get('Name')})"
     with step(f"reading the compatibility vectors of {label}"):

@@ -6,17 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
-from hvsim import inventory
-from hvsim.pytest_fixtures import (  # noqa: F401  pylint: disable=unused-import
-    HVSIM_PASSWORD,
-    HVSIM_USER,
-    hvsim_factory,
-    hvsim_lab,
-    hvsim_session,
-)
+from hvsim.pytest_fixtures import hvsim_factory, hvsim_lab, hvsim_session  # noqa: F401  pylint: disable=unused-import
 from integration.ansible_output import task_failure
+from integration.lab_inventory import write_inventory
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "drain.yml"
 MIGRATE = "Invoke:MigrateVirtualSystemToHost"
@@ -26,12 +19,7 @@ pytestmark = pytest.mark.every_core  # each playbook test runs on ansible-core 2
 @pytest.fixture
 def drain(run_playbook, tmp_path):
     def run(sim, *args: str):
-        hosts = {
-            name: inventory.host_vars(handle.bind, handle.http_port, "http", "ntlm", HVSIM_USER, HVSIM_PASSWORD, None)
-            for name, handle in sim.hosts.items()
-        }
-        (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {"hyperv": {"hosts": hosts}}}}))
-        return run_playbook(PLAYBOOK, "-i", str(tmp_path / "hosts.yml"), "-e", "limit_poll=0.2", *args)
+        return run_playbook(PLAYBOOK, "-i", write_inventory(sim, tmp_path / "hosts.yml"), "-e", "limit_poll=0.2", *args)
 
     return run
 

@@ -8,17 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from hvsim import inventory
-from hvsim.pytest_fixtures import (  # noqa: F401  pylint: disable=unused-import
-    HVSIM_PASSWORD,
-    HVSIM_USER,
-    hvsim_factory,
-    hvsim_lab,
-    hvsim_session,
-)
+from hvsim.pytest_fixtures import hvsim_factory, hvsim_lab, hvsim_session  # noqa: F401  pylint: disable=unused-import
 from integration.ansible_output import task_failure
+from integration.lab_inventory import write_inventory
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "migrate.yml"
 RUNNING_APP01 = "1F3B5D7A-2C4E-4A6B-8D0F-1A2B3C4D5E05"
@@ -31,12 +24,7 @@ def migrate(run_playbook, tmp_path, monkeypatch):
     monkeypatch.setenv("ANSIBLE_SHOW_CUSTOM_STATS", "1")
 
     def run(sim, *args: str):
-        hosts = {
-            name: inventory.host_vars(handle.bind, handle.http_port, "http", "ntlm", HVSIM_USER, HVSIM_PASSWORD, None)
-            for name, handle in sim.hosts.items()
-        }
-        (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {"hyperv": {"hosts": hosts}}}}))
-        return run_playbook(PLAYBOOK, "-i", str(tmp_path / "hosts.yml"), "-e", "limit_poll=0.2", *args)
+        return run_playbook(PLAYBOOK, "-i", write_inventory(sim, tmp_path / "hosts.yml"), "-e", "limit_poll=0.2", *args)
 
     return run
 

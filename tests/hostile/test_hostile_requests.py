@@ -15,19 +15,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hvsim import inventory
 from hvsim.lab import VirtualMachine
-from hvsim.pytest_fixtures import (  # noqa: F401  pylint: disable=unused-import
-    HVSIM_PASSWORD,
-    HVSIM_USER,
-    hvsim_factory,
-    hvsim_lab,
-    hvsim_session,
-)
+from hvsim.pytest_fixtures import hvsim_factory, hvsim_lab, hvsim_session  # noqa: F401  pylint: disable=unused-import
 from integration.ansible_output import task_failure
 # run_playbook, and its [core2.19]/[core2.16] parameters: tests/integration/conftest.py's hook does not reach
 # tests/hostile, so this module uses it as its own (a test module may define pytest_generate_tests).
 from integration.conftest import CORE216, core216_problem, pytest_generate_tests, run_playbook  # noqa: F401  pylint: disable=unused-import
+from integration.lab_inventory import write_inventory
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "migrate.yml"
 MIGRATE = "Invoke:MigrateVirtualSystemToHost"
@@ -42,16 +36,6 @@ def _skip_core216_without_its_venv(request):
     callspec = getattr(request.node, "callspec", None)
     if callspec is not None and callspec.params.get("run_playbook") is CORE216 and core216_problem():
         pytest.skip(f"ansible-core 2.16 runs skipped: {core216_problem()}")
-
-
-def write_inventory(path: Path, sim) -> str:
-    """Every simulated host in group hyperv, over HTTP with NTLM and message encryption."""
-    hosts = {
-        name: inventory.host_vars(handle.bind, handle.http_port, "http", "ntlm", HVSIM_USER, HVSIM_PASSWORD, None)
-        for name, handle in sim.hosts.items()
-    }
-    path.write_text(yaml.safe_dump({"all": {"children": {"hyperv": {"hosts": hosts}}}}))
-    return str(path)
 
 
 def published(stdout: str) -> dict:
@@ -87,7 +71,7 @@ def migrate(run_playbook, tmp_path, monkeypatch):  # pylint: disable=redefined-o
     monkeypatch.setenv("ANSIBLE_SHOW_CUSTOM_STATS", "1")
 
     def run(sim, *args: str):
-        result = run_playbook(PLAYBOOK, "-i", write_inventory(tmp_path / "hosts.yml", sim), "-e", "limit_poll=0.2", *args)
+        result = run_playbook(PLAYBOOK, "-i", write_inventory(sim, tmp_path / "hosts.yml"), "-e", "limit_poll=0.2", *args)
         return result, published(result.stdout)
 
     return run
@@ -104,7 +88,7 @@ def gate(run_playbook, tmp_path, monkeypatch):  # pylint: disable=redefined-oute
                 "vars": role_vars}
         playbook = tmp_path / "gate.yml"
         playbook.write_text(yaml.safe_dump([{"name": "Gate", "hosts": "localhost", "gather_facts": False, "tasks": [task]}]))
-        result = run_playbook(playbook, "-i", write_inventory(tmp_path / "hosts.yml", sim))
+        result = run_playbook(playbook, "-i", write_inventory(sim, tmp_path / "hosts.yml"))
         return result, published(result.stdout)
 
     return run

@@ -140,14 +140,14 @@ class GateReads(contextlib.AbstractContextManager):
             return session.run(read)
         return self.each(hosts, work)
 
-    def wait_for_slots(self, services: dict[str, dict[str, t.Any]], limit_wait: float, limit_poll: float,
+    def wait_for_slots(self, hosts: list[str], limit_wait: float, limit_poll: float,
                        is_free: t.Callable[[t.Mapping[str, t.Any]], bool],
                        say: t.Callable[[str], None]) -> tuple[dict[str, t.Any], float, bool]:
         """Read the hosts' migration services every `limit_poll` seconds, for up to `limit_wait` seconds, until each
         has a free live-migration slot. Returns (the last services read, seconds waited, whether all are free)."""
         slept = 0.0  # the waiting the gate chose, between reads (the reads' own time aside)
         while True:
-            services = self.read_services(services)
+            services = self.read_services(hosts)
             busy = {host: service for host, service in services.items() if isinstance(service, Failed) or not is_free(service)}
             if not busy or slept >= limit_wait:
                 return services, round(slept, 1), not busy

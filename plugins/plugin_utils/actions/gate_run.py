@@ -100,7 +100,7 @@ class Gate:
         if not hosts:
             return assessment, source_service, None
         services, seconds, _all_free = self.reads.wait_for_slots(
-            {host: {} for host in hosts}, request.limit_wait, request.limit_poll, model.slot_free, self.say)
+            hosts, request.limit_wait, request.limit_poll, model.slot_free, self.say)
         waited = None
         for host in hosts:
             service = services[host]

@@ -239,7 +239,7 @@ def _as_decided(outcome: dict[str, t.Any]) -> dict[str, t.Any]:
 
 
 def _stopped(name: str, step: str, message: str) -> dict[str, t.Any]:
-    return {"vm": name, "decision": None, "error": wave.stopped(name, step, {"msg": message}), "request": None,
+    return {"vm": name, "decision": None, "error": wave.stopped(name, step, message), "request": None,
             "move": False}
 
 
@@ -248,5 +248,4 @@ def _moved(outcome: dict[str, t.Any], future: concurrent.futures.Future) -> dict
     try:
         return {"decision": future.result()}
     except Exception as exc:  # pylint: disable=broad-exception-caught  # still account for the VM
-        return {"error": wave.stopped(outcome["vm"], "moving the VM",
-                                      {"msg": f"an unexpected error ({type(exc).__name__}: {exc})"})}
+        return {"error": wave.stopped(outcome["vm"], "moving the VM", f"an unexpected error ({type(exc).__name__}: {exc})")}

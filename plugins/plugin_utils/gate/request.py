@@ -158,7 +158,7 @@ def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], prefix: str 
     search_hosts = search_hosts or ()
     if destination and candidates:
         problems.add(f"Give {prefix}destination (one host) or {prefix}candidates (hosts to choose from), not both.")
-    elif not destination and candidates is None and "candidates" not in _given_as_invalid(problems):
+    elif not destination and candidates is None and is_blank(raw.get("candidates")):  # not given, rather than invalid
         problems.add(f"Say where the VM should go: {prefix}destination (one host) or {prefix}candidates "
                      "(hosts to choose from).")
     if source and source == destination:
@@ -194,11 +194,6 @@ def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], prefix: str 
         mode=mode, override_reason=reason.strip() if reason else None, limit_wait=limit_wait, limit_poll=limit_poll,
         migration_type=migration_type, destination_path=destination_path, allowed_states=tuple(states),
     )
-
-
-def _given_as_invalid(problems: _Problems) -> set[str]:
-    """Options already refused for their type: no second message that they are missing."""
-    return {name for name in ("candidates",) if any(item.startswith(f"{problems.prefix}{name} ") for item in problems.items)}
 
 
 def _not_in_inventory(host: str, inventory: t.Collection[str]) -> str:

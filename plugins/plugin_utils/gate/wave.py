@@ -195,17 +195,10 @@ def plan(request: WaveRequest, found: t.Mapping[str, list[t.Mapping[str, t.Any]]
     return entries
 
 
-def stopped(vm: str, task: str | None, result: t.Mapping[str, t.Any] | None) -> dict[str, str]:
-    """Where a VM's gate stopped on an error: the task, its message (a loop's failed items' too), for people."""
-    task = task or "the gate"
-    result = result or {}
-    msg = str(result.get("msg") or "it failed")
-    items = [f"{item.get('item', 'an item')}: {item.get('msg') or 'it failed'}"
-             for item in result.get("results") or [] if isinstance(item, dict) and item.get("failed")]
-    if items:
-        msg += " - " + "; ".join(items)
-    return {"task": task, "msg": msg,
-            "message": f'STOPPED: the gate of {vm} stopped at "{task}": {msg}\n'
+def stopped(vm: str, step: str, message: str) -> dict[str, str]:
+    """Where a VM's gate or move stopped on an error: the step, its message, and what to do, for people."""
+    return {"task": step, "msg": message,
+            "message": f'STOPPED: the gate of {vm} stopped at "{step}": {message}\n'
                        f"Nothing after that step ran for {vm}. Check where it is (Get-VM) before running again."}
 
 

@@ -355,39 +355,11 @@ def test_plan_found_entries_without_an_id_or_a_name_are_harmless():
 # --- stopped
 
 
-def test_stopped_without_task_nor_result():
-    assert wave.stopped("web01", None, None) == {
-        "task": "the gate", "msg": "it failed",
-        "message": 'STOPPED: the gate of web01 stopped at "the gate": it failed\n'
-                   "Nothing after that step ran for web01. Check where it is (Get-VM) before running again."}
-
-
 def test_stopped_names_the_task_and_its_message():
-    stop = wave.stopped("db01", "moving the VM", {"msg": "HV-NEW-01 refused the connection"})
+    stop = wave.stopped("db01", "moving the VM", "HV-NEW-01 refused the connection")
     assert (stop["task"], stop["msg"]) == ("moving the VM", "HV-NEW-01 refused the connection")
     assert stop["message"].startswith('STOPPED: the gate of db01 stopped at "moving the VM": HV-NEW-01 refused the connection\n')
     assert "Nothing after that step ran for db01." in stop["message"]
-
-
-def test_stopped_tells_a_loops_failed_items_each():
-    result = {"msg": "One or more items failed", "results": [
-        {"item": "hv01", "failed": True, "msg": "access denied"},
-        {"item": "hv02", "failed": False, "msg": "fine"},
-        {"failed": True},
-        {"item": "hv04", "failed": True, "msg": ""},
-        "not a result",
-    ]}
-    stop = wave.stopped("web01", "reading the hosts", result)
-    assert stop["msg"] == "One or more items failed - hv01: access denied; an item: it failed; hv04: it failed"
-    assert stop["msg"] in stop["message"]
-
-
-def test_stopped_a_loop_without_failed_items_and_no_message():
-    assert wave.stopped("web01", "t", {"results": [{"item": "hv01", "failed": False}]})["msg"] == "it failed"
-    assert wave.stopped("web01", "t", {"msg": "boom", "results": None})["msg"] == "boom"
-
-
-# --- report and summary_line
 
 
 def decision(vm="web01", **changes):
@@ -482,7 +454,7 @@ def test_report_a_gate_that_did_not_run():
 
 
 def test_report_a_gate_that_stopped_before_deciding():
-    stop = wave.stopped("web01", "gating the VM", {"msg": "HV-OLD-01: access denied"})
+    stop = wave.stopped("web01", "gating the VM", "HV-OLD-01: access denied")
     report = wave.report([{"vm": "web01", "decision": None, "error": stop}], "move", False)
     made = report["decisions"]["web01"]
     assert made["verdict"] == "error" and made["allowed"] is False and made["moved"] is False
@@ -493,7 +465,7 @@ def test_report_a_gate_that_stopped_before_deciding():
 
 
 def test_report_a_vm_stopped_after_its_decision_keeps_the_decision_with_the_error():
-    stop = wave.stopped("web01", "moving the VM", {"msg": "lost"})
+    stop = wave.stopped("web01", "moving the VM", "lost")
     report = wave.report([{"vm": "web01", "decision": decision("web01", moved=False, move=None), "error": stop},
                           {"vm": "db01", "decision": decision("db01"), "error": None}], "move", False)
     made = report["decisions"]["web01"]

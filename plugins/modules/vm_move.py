@@ -56,7 +56,9 @@ options:
     type: int
     default: 600
   poll_interval:
-    description: Seconds between two looks at the job.
+    description:
+      - Seconds between two looks at the job. Near its end the job is looked at sooner (at most every 0.2 s), when
+        its progress so far says it ends within less than this.
     type: float
     default: 1.0
   expected_state:

@@ -103,7 +103,9 @@ options:
         limits alone set the pace; Ansible's forks do not.
     type: int
   move_poll:
-    description: Seconds between two looks at a migration job.
+    description:
+      - Seconds between two looks at a migration job. Near its end the job is looked at sooner (at most every 0.2 s),
+        when its progress so far says it ends within less than this, so that the next migration starts when a slot frees.
     type: float
     default: 1.0
 extends_documentation_fragment:

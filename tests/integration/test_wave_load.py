@@ -91,3 +91,21 @@ def test_vm_move_sends_again_a_request_refused_for_the_destinations_limit(wave_l
     jobs = wave_lab.migration_requests()[wave_lab.guid("vm001")]
     assert moved["limit_refusals"] == len(jobs) - 1 >= 1 and moved["final"]["host"] == "HV02"
     assert [job["state"] for job in jobs] == [10] * (len(jobs) - 1) + [7] and wave_lab.where("vm001") == "HV02"
+
+
+def test_a_gate_only_wave_of_many_vms_asks_hyper_v_about_one_candidate_per_vm(hvsim_factory, tmp_path):
+    # 20 VMs (more than the wave decides at once), each compatible with the 3 other hosts: every VM is allowed after
+    # one pre-check and one blob check, the next candidate asked only when that one fails. Nothing moves.
+    lab = load_lab(hosts=4, vms=20, limits=[2])
+    names = [vm["name"] for vm in lab["vms"]]
+    sim = hvsim_factory(lab)
+    wave = run_wave(sim, names, tmp_path, "-e", "mode=gate")
+    assert wave.result.returncode == 0, wave.result.stdout[-3000:]
+    assert sorted(wave.decisions) == names and all(decision["allowed"] for decision in wave.decisions.values())
+    asked = {op: sum(sim.counters(host).get(op, 0) for host in sim.hosts)
+             for op in ("Invoke:CheckSystemCompatibilityInfo", "Invoke:CheckVirtualSystemIsMigratableToHost", MIGRATE)}
+    assert asked == {"Invoke:CheckSystemCompatibilityInfo": 20, "Invoke:CheckVirtualSystemIsMigratableToHost": 20,
+                     MIGRATE: 0}
+    assert all(len(decision["checks"]["hyperv"]) == 1 for decision in wave.decisions.values())
+    # the VMs spread over the candidates (each VM asks in its own turn), not all onto the host whose name sorts first
+    assert len({decision["destination"] for decision in wave.decisions.values()}) == 4

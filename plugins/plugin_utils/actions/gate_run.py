@@ -21,8 +21,10 @@ TARGET_SUBSET = {False: frozenset({"host_vectors"}),  # one destination: its set
 class Gate:
     """One decision: find the VM, read its source and targets, wait for slots, ask Hyper-V, decide."""
 
-    def __init__(self, request: gate_request.Request, reads: GateReads, check_mode: bool, say: t.Callable[[str], None]):
+    def __init__(self, request: gate_request.Request, reads: GateReads, check_mode: bool, say: t.Callable[[str], None],
+                 ask_at_once: int = model.ASK_AT_ONCE):
         self.request = request
+        self.ask_at_once = ask_at_once  # candidates asked about together: alternates for a queue, or answers sooner
         self.reads = reads
         self.check_mode = check_mode
         self.say = say
@@ -63,7 +65,8 @@ class Gate:
         assessment, source_service, waited = self._wait_for_slots(assessment, source, source_service)
         known = {**self.hosts, source: source_facts["host"]}
         verdicts: dict[str, t.Any] = {}
-        for hosts in model.ask_rounds(model.hosts_to_ask(request, assessment, waited), assessment, vm["id"]):
+        asked = model.hosts_to_ask(request, assessment, waited)
+        for hosts in model.ask_rounds(asked, assessment, vm["id"], self.ask_at_once):
             verdicts.update(self.reads.ask_hyperv(hosts, source, vm, request.migration_type, known))
             if any(_passes(verdicts[host], assessment, host) for host in hosts):
                 break  # the closest fit that passes is found; the others need not be asked

@@ -51,6 +51,7 @@ class WaveRun:
         self.cap = min(cap, MAX_PARALLEL) if cap else MAX_PARALLEL
         self.move_poll = move_poll
         self.say = say
+        self.ask_at_once = model.ASK_AT_ONCE
 
     def run(self, group_hosts: list[str]) -> list[dict[str, t.Any]]:
         options = self.request.gate
@@ -77,6 +78,11 @@ class WaveRun:
         if len(entries) > 1:  # every host the gates may go to, read once for all of them
             every_vm = gate_request.parse({**options, "vm": entries[0]["vm"], "source": None}, self.inventory, prefix="")
             self.reads.remember_hosts(every_vm.targets, TARGET_SUBSET[every_vm.pick])
+        # A wave that moves asks Hyper-V about several equally good candidates at once: the queue sends a VM to
+        # whichever has room. A gate-only wave of many VMs has no queue and its gates already run side by side, so
+        # it asks about one candidate at a time (the next only if that one fails): half the requests per VM.
+        moves = options["mode"] == "move" and not self.check_mode
+        self.ask_at_once = model.ASK_AT_ONCE if moves or len(entries) <= GATES_AT_ONCE else 1
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(GATES_AT_ONCE, len(entries)),
                                                    thread_name_prefix="vmgate-gate") as pool:
             outcomes = list(pool.map(self._decide, entries))
@@ -96,7 +102,7 @@ class WaveRun:
             request = gate_request.parse({**self.request.gate, "vm": name, "source": entry["source"]},
                                          self.inventory, prefix="")
             decided_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-            decision = Gate(request, self.reads, self.check_mode, self.say).decide(decided_at)
+            decision = Gate(request, self.reads, self.check_mode, self.say, self.ask_at_once).decide(decided_at)
         except (AnsibleError, gate_request.RequestError, ValueError) as exc:
             return _stopped(name, "gating the VM", getattr(exc, "message", None) or str(exc))
         except Exception as exc:  # pylint: disable=broad-exception-caught  # a bug: still account for the VM

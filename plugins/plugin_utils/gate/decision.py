@@ -210,8 +210,9 @@ def _free_pool(assessment: list[dict[str, t.Any]]) -> list[str]:
 ASK_AT_ONCE = 3  # candidates of one fit Hyper-V is asked about at a time
 
 
-def ask_rounds(hosts: list[str], assessment: list[dict[str, t.Any]], vm_id: str) -> list[list[str]]:
-    """The hosts to ask, in rounds: the closest fit first, at most ASK_AT_ONCE of one fit a round. The gate stops
+def ask_rounds(hosts: list[str], assessment: list[dict[str, t.Any]], vm_id: str,
+               at_once: int = ASK_AT_ONCE) -> list[list[str]]:
+    """The hosts to ask, in rounds: the closest fit first, at most `at_once` of one fit a round. The gate stops
     at the first round with a host that passes, so twenty identical candidates cost three checks, not twenty.
     Within a fit, each VM asks its own turn of the hosts (a stable hash of the VM and the host), so that a wave's
     VMs spread over them rather than all asking the host whose name sorts first."""
@@ -220,7 +221,7 @@ def ask_rounds(hosts: list[str], assessment: list[dict[str, t.Any]], vm_id: str)
     for bits in dict.fromkeys(fit.get(host) for host in hosts):
         same = sorted((host for host in hosts if fit.get(host) == bits),
                       key=lambda host: hashlib.sha256(f"{vm_id}|{host}".encode()).hexdigest())
-        rounds += [same[index:index + ASK_AT_ONCE] for index in range(0, len(same), ASK_AT_ONCE)]
+        rounds += [same[index:index + at_once] for index in range(0, len(same), at_once)]
     return rounds
 
 
@@ -340,7 +341,10 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
         if chosen and chosen in hyperv:
             warnings += [reason(chosen, role, "Hyper-V", text) for text in hyperv[chosen].get("warnings") or []]
         warnings += location.warnings
-        services.update({host: dict(hosts[host]["migration_service"]) for host in vectors if host in hosts})
+        # The services of the hosts Hyper-V was asked about and of the destination; every other candidate's slots
+        # and switch are in its selection entry (a wave's decisions would otherwise carry every host's, each time).
+        services.update({host: dict(hosts[host]["migration_service"]) for host in (*hyperv, chosen)
+                         if host in hosts and host in vectors})
     reasons = _unique(reasons)
     override = request.override_reason
     if location.outcome == "already_there":

@@ -323,6 +323,8 @@ def test_allowed_among_candidates_chooses_the_closest_fit_and_says_why_of_each()
     assert result["selection"][0]["hyperv_compatible"] is True and result["selection"][2]["hyperv_compatible"] is None
     assert set(result["checks"]["hyperv"]) == {"hv03", "hv02"}  # a full candidate is not asked while another is free
     assert set(result["checks"]["vectors"]) == {"hv02", "hv03", "hv04", "hv05"}
+    # the services of the source and of the hosts asked; hv04's and hv05's figures are in their selection entries
+    assert set(result["checks"]["migration_service"]) == {"hv01", "hv02", "hv03"}
     assert result["message"] == "\n".join([
         "ALLOWED: web01 may move from hv01 to hv03.",
         f"VM: web01 (id {VM_ID}), Running, configuration version 10.0, on hv01.",
@@ -669,6 +671,20 @@ def test_hosts_to_ask_about_candidates_are_the_usable_ones_with_a_free_slot_best
              "hv05": host("HV05", active_vm_migrations=2), "hv06": host("HV06", live_migration_enabled=False)}
     assessment = decision.assess(request, "hv01", VM_VECTORS, hosts, {})
     assert decision.hosts_to_ask(request, assessment, None) == ["hv03", "hv02"]
+
+
+def test_ask_rounds_go_by_fit_a_few_hosts_at_a_time_each_vm_in_its_own_turn():
+    request = req(candidates=("hv02", "hv03", "hv04", "hv05", "hv06"))
+    hosts = {"hv02": host("HV02", FIT1), **{name: host(name.upper()) for name in ("hv03", "hv04", "hv05", "hv06")}}
+    assessment = decision.assess(request, "hv01", VM_VECTORS, hosts, {})
+    asked = decision.hosts_to_ask(request, assessment, None)
+    rounds = decision.ask_rounds(asked, assessment, VM_ID)
+    assert [len(hosts) for hosts in rounds] == [3, 1, 1]  # four of the closest fit, three at a time, then hv02
+    assert sorted(rounds[0] + rounds[1]) == ["hv03", "hv04", "hv05", "hv06"] and rounds[2] == ["hv02"]
+    one_by_one = decision.ask_rounds(asked, assessment, VM_ID, at_once=1)
+    assert one_by_one == [[host] for hosts in rounds for host in hosts]
+    other_vm = decision.ask_rounds(asked, assessment, "another-vm-id", at_once=1)
+    assert other_vm[-1] == ["hv02"] and other_vm != one_by_one  # the same hosts, in that VM's own turn
 
 
 def test_hosts_to_ask_after_a_wait():

@@ -112,10 +112,12 @@ def targets_of(request: Request, source: str | None) -> list[str]:
 
 
 def assess(request: Request, source: str | None, vm_vectors: t.Any, hosts: t.Mapping[str, t.Mapping[str, t.Any]],
-           unreadable: t.Mapping[str, str]) -> list[dict[str, t.Any]]:
+           unreadable: t.Mapping[str, str], refused: t.Mapping[str, str] | None = None) -> list[dict[str, t.Any]]:
     """Each target in rank order (then the unreadable ones): its vectors' verdict and its migration service.
 
-    `hosts`: inventory host -> the host part of its hyperv_compat facts (name, vectors, migration_service)."""
+    `hosts`: inventory host -> the host part of its hyperv_compat facts (name, vectors, migration_service);
+    `refused`: host -> why the VM's cluster will not take it there (gate/cluster.py), a reason of its own."""
+    refused = refused or {}
     role = "candidate" if request.pick else "destination"
     targets = targets_of(request, source)
     readable = [host for host in targets if host in hosts]
@@ -124,7 +126,8 @@ def assess(request: Request, source: str | None, vm_vectors: t.Any, hosts: t.Map
     for rank in ranking:
         host = rank["host"]
         service = hosts[host]["migration_service"]
-        found = [reason(host, role, "vectors", item["message"]) for item in rank["reasons"]]
+        found = [reason(host, role, "cluster", refused[host])] if host in refused else []
+        found += [reason(host, role, "vectors", item["message"]) for item in rank["reasons"]]
         found += service_reasons(service, host, role, include_limit=False)
         active, limit = int(service.get("active_vm_migrations") or 0), service.get("max_vm_migrations")
         items.append({
@@ -198,9 +201,14 @@ def hosts_to_ask(request: Request, assessment: list[dict[str, t.Any]], waited: t
     """The hosts Hyper-V is asked about: the readable destination, or the usable candidates with a free slot."""
     if waited and waited.get("host") in {item["host"] for item in assessment}:
         return [waited["host"]] if waited["freed"] else ([] if not request.pick else _free_pool(assessment))
-    if not request.pick:
-        return [assessment[0]["host"]] if assessment and assessment[0]["readable"] else []
+    if not request.pick:  # asked even when its vectors fail (Hyper-V's words count), not where its cluster says no
+        first = assessment[0] if assessment else None
+        return [first["host"]] if first and first["readable"] and not _cluster_refused(first) else []
     return _free_pool(assessment)
+
+
+def _cluster_refused(item: t.Mapping[str, t.Any]) -> bool:
+    return any(found["check"] == "cluster" for found in item["reasons"])
 
 
 def _free_pool(assessment: list[dict[str, t.Any]]) -> list[str]:
@@ -279,13 +287,13 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
            source_service: t.Mapping[str, t.Any] | None = None, assessment: list[dict[str, t.Any]] = (),
            verdicts: t.Mapping[str, t.Mapping[str, t.Any]] | None = None, waited: t.Mapping[str, t.Any] | None = None,
            hosts: t.Mapping[str, t.Mapping[str, t.Any]] | None = None, check_mode: bool = False,
-           decided_at: str | None = None) -> dict[str, t.Any]:
+           decided_at: str | None = None, cluster: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
     """The decision (the migration_gate_decision contract), with its message.
 
     `vm`: the VM's entry read on its source (located only); `source_service`: the source's migration service;
     `assessment`: from assess() (and after_wait()); `verdicts`: host -> compat_check's verdict for each host
     asked; `waited`: {host, seconds, freed} when the gate waited for a slot; `hosts`: the targets' facts (the
-    host part: name, migration_service), as last read."""
+    host part: name, migration_service), as last read; `cluster`: gate/cluster.py's summary of a clustered VM."""
     verdicts = verdicts or {}
     hosts = hosts or {}
     located = location.outcome == "located"
@@ -375,6 +383,7 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
         "reasons": reasons,
         "warnings": warnings,
         "override": {"reason": override, "overridden_reasons": len(reasons)} if verdict_name == "overridden" else None,
+        "cluster": dict(cluster) if cluster else None,
         "selection": _explain_selection(selection, destination) if request.pick else None,
         "checks": {
             "state": {"value": vm.get("state"), "name": vm.get("state_name"), "allowed": state_allowed},

@@ -48,6 +48,8 @@ def compose(decision: t.Mapping[str, t.Any]) -> str:
         if d["configuration_version"]:
             facts += f", configuration version {d['configuration_version']}"
         lines.append(facts + (f", on {d['source']}." if d["verdict"] != "already_there" else "."))
+    if d.get("cluster"):
+        lines.append(_cluster_line(d["cluster"]))
     waited = d["checks"].get("limit_wait") if d.get("checks") else None
     if waited:
         lines.append(f"{'Waited' if waited['freed'] else 'Still no free slot after waiting'} "
@@ -69,6 +71,12 @@ def compose(decision: t.Mapping[str, t.Any]) -> str:
     if d.get("move") is not None:
         lines.append(_move_outcome(d))
     return "\n".join(lines)
+
+
+def _cluster_line(cluster: t.Mapping[str, t.Any]) -> str:
+    nodes = ", ".join(f"{node} {state}" for node, state in cluster["nodes"].items())
+    return (f"Cluster: a role of {cluster['name']} (group {cluster['group']}, owned by {cluster['owner_node']}); "
+            f"nodes: {nodes}. It moves through the cluster.")
 
 
 def _what_to_do(d: t.Mapping[str, t.Any]) -> str:

@@ -45,6 +45,8 @@ class Request:
     migration_type: str = "live"
     destination_path: str | None = None
     allowed_states: tuple[str, ...] = DEFAULT_STATES
+    candidates_by_default: bool = False  # every host of the group (migrate.yml): a clustered VM's are its nodes
+
 
     @property
     def pick(self) -> bool:
@@ -193,6 +195,7 @@ def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], prefix: str 
         vm=t.cast(str, vm), source=source, destination=destination, candidates=candidates, search_hosts=search_hosts,
         mode=mode, override_reason=reason.strip() if reason else None, limit_wait=limit_wait, limit_poll=limit_poll,
         migration_type=migration_type, destination_path=destination_path, allowed_states=tuple(states),
+        candidates_by_default=raw.get("candidates_by_default") is True and candidates is not None,
     )
 
 

@@ -107,6 +107,7 @@ def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], group_hosts:
     }
     if options["candidates"] is None and not _answered(options["destination"]):
         options["candidates"] = list(group_hosts) or None  # by default, every host of group hyperv
+        options["candidates_by_default"] = True  # for a clustered VM: the other nodes of its cluster
     try:  # the gate's own rules, once for the wave (each VM's gate applies them again)
         gate_request.parse({**options, "vm": vms[0] if vms else "?"}, inventory, prefix="")
     except gate_request.RequestError as exc:

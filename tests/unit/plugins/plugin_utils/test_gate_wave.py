@@ -188,7 +188,9 @@ def test_the_defaults_passed_to_the_gate():
     assert request.gate == {
         "source": None, "destination": None, "candidates": GROUP, "search_hosts": GROUP, "mode": "move",
         "override_reason": None, "limit_wait": 120, "limit_poll": 5, "migration_type": "live", "destination_path": None,
+        "candidates_by_default": True,  # a clustered VM's candidates are then the other nodes of its cluster
     }
+    assert "candidates_by_default" not in ok(candidates="hv02,hv03").gate
 
 
 @pytest.mark.parametrize("blank", ["", "  ", None])

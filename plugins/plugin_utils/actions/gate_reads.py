@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import threading
 import time
 import typing as t
 
@@ -14,7 +15,9 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions import hyperv_verdict
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.host_session import HostSession
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import cluster as gate_cluster
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate.decision import Sighting, matches
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import cluster_view
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import facts as hyperv_facts
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.failures import step
 
@@ -47,6 +50,8 @@ class GateReads(contextlib.AbstractContextManager):
         self._sessions: dict[str, HostSession | Failed] = {}
         self._known_hosts: dict[tuple[str, frozenset[str]], dict[str, t.Any]] = {}  # see remember_hosts()
         self._listed: dict[str, list[dict[str, t.Any]]] = {}  # host -> its Msvm_ComputerSystem instances (list_vms)
+        self._clusters: dict[str, dict[str, t.Any] | None] = {}  # host -> its cluster's view, None if standalone
+        self._clusters_lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=MAX_PARALLEL_HOSTS,
                                                            thread_name_prefix="vmgate-gate")
 
@@ -130,6 +135,28 @@ class GateReads(contextlib.AbstractContextManager):
         for host, facts in self.read_hosts(hosts, subset).items():
             if not isinstance(facts, Failed):
                 self._known_hosts[(host, subset)] = facts
+
+    def read_clusters(self, hosts: t.Iterable[str], *, fresh: bool = False) -> dict[str, t.Any]:
+        """host -> its failover cluster as it sees it (hyperv/cluster_view.py), None for a host that is not a cluster
+        node, or Failed. Read once per run: a view answers for every inventory host that is a node of that cluster.
+        `fresh`: read again (a wave's queue, before moving a clustered VM that waited)."""
+        hosts = list(dict.fromkeys(hosts))
+        with self._clusters_lock:
+            missing = [host for host in hosts if fresh or host not in self._clusters]
+        read = self.each(missing, lambda session: session.run(lambda api: cluster_view.read(api.client)))
+        with self._clusters_lock:
+            for host, view in read.items():
+                if isinstance(view, Failed):
+                    continue
+                self._clusters[host] = view
+                if view is not None:  # its other nodes in the inventory see the same cluster
+                    for node_host in gate_cluster.node_hosts(view, self.inventory()).values():
+                        if fresh or node_host not in self._clusters:
+                            self._clusters[node_host] = view
+            return {host: read[host] if isinstance(read.get(host), Failed) else self._clusters[host] for host in hosts}
+
+    def inventory(self) -> list[str]:
+        return list((self._task_vars.get("groups") or {}).get("all") or [])
 
     def read_services(self, hosts: t.Iterable[str]) -> dict[str, t.Any]:
         """host -> its migration service with its settings (the limit), or Failed."""

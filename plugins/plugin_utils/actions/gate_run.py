@@ -8,9 +8,11 @@ Used by the gate action (one VM) and the wave action (each VM of a wave).
 
 from __future__ import annotations
 
+import dataclasses
 import typing as t
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.gate_reads import Failed, GateReads
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import cluster as gate_cluster
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import decision as model
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import request as gate_request
 
@@ -33,16 +35,19 @@ class Gate:
 
     def decide(self, decided_at: str) -> dict[str, t.Any]:
         request = self.request
-        # Where the VM is, and the targets, read at the same time.
-        targets = model.targets_of(request, request.source)
-        searched = [request.source] if request.source else list(dict.fromkeys([*targets, *request.search_hosts]))
+        # Where the VM is, and the targets, read at the same time (on its owner node only, when the destination's
+        # failover cluster says the VM is a role there).
+        start = request.source or self._owner_by_cluster()
+        targets = model.targets_of(request, start)
+        searched = [start] if start else list(dict.fromkeys([*targets, *request.search_hosts]))
         for host in {*targets, *searched}:  # opened before the reads' threads (they template inventory variables);
             self.reads.session(host)          # a wave opens them all before its own threads
         target_facts, found = self.reads.together(
             lambda: self.reads.read_hosts(targets, TARGET_SUBSET[request.pick]),
             lambda: self.reads.find(searched, request.vm))
-        if request.source and not self._seen(found):  # not on its source: perhaps it moved already
-            others = [host for host in targets if host not in searched]
+        if start and not self._seen(found):  # not where it was said or thought to be: perhaps it moved already
+            wider = targets if request.source else [*targets, *request.search_hosts]
+            others = list(dict.fromkeys(host for host in wider if host not in searched))
             found.update(self.reads.find(others, request.vm))
             searched += others
         location = self._locate(found, searched)
@@ -50,22 +55,34 @@ class Gate:
         if location.outcome != "located":
             return model.decide(request, location, hosts=self.hosts, check_mode=self.check_mode, decided_at=decided_at)
 
-        # The VM with its blob on its source; a source that cannot be read leaves the VM not found.
+        # The VM with its blob on its source, and the source's cluster; a source that cannot be read leaves the VM
+        # not found.
         source = t.cast(str, location.source)
-        source_facts = self.reads.read_vm(source, found[source].systems[location.vm["id"]])
+        source_facts, view = self.reads.together(
+            lambda: self.reads.read_vm(source, found[source].systems[location.vm["id"]]),
+            lambda: self.reads.read_clusters([source])[source])
         if isinstance(source_facts, Failed):
             self.unreadable = {source: source_facts.message}
             location = model.locate(request, [], self.unreadable, [source])
             return model.decide(request, location, hosts=self.hosts, check_mode=self.check_mode, decided_at=decided_at)
         vm = source_facts["vms"][0]
         source_service = source_facts["host"]["migration_service"]
+        clustered = _Clustered(self, view, vm, source)
+        if clustered.role and request.candidates_by_default:  # its candidates: the other nodes of its cluster
+            request = self.request = dataclasses.replace(request, candidates=tuple(clustered.default_candidates()))
+            target_facts = {**target_facts, **self.reads.read_hosts(
+                [host for host in model.targets_of(request, source) if host not in target_facts],
+                TARGET_SUBSET[request.pick])}
+            self.hosts = {host: facts for host, facts in target_facts.items() if not isinstance(facts, Failed)}
 
-        failed = {host: facts.message for host, facts in target_facts.items() if isinstance(facts, Failed)}
-        assessment = model.assess(request, source, vm["vectors"], self.hosts, failed)
+        failed = {host: facts.message for host, facts in target_facts.items()
+                  if isinstance(facts, Failed) and host in model.targets_of(request, source)}
+        assessment = model.assess(request, source, vm["vectors"], self.hosts, failed,
+                                  clustered.refusals(model.targets_of(request, source)))
         assessment, source_service, waited = self._wait_for_slots(assessment, source, source_service)
         known = {**self.hosts, source: source_facts["host"]}
         verdicts: dict[str, t.Any] = {}
-        asked = model.hosts_to_ask(request, assessment, waited)
+        asked = model.hosts_to_ask(request, assessment, waited) if not clustered.problems else []
         for hosts in model.ask_rounds(asked, assessment, vm["id"], self.ask_at_once):
             verdicts.update(self.reads.ask_hyperv(hosts, source, vm, request.migration_type, known))
             if any(_passes(verdicts[host], assessment, host) for host in hosts):
@@ -73,7 +90,20 @@ class Gate:
         return model.decide(
             request, location, vm=vm, source_service=source_service, assessment=assessment,
             verdicts={host: _verdict(result) for host, result in verdicts.items()}, waited=waited,
-            hosts=self.hosts, check_mode=self.check_mode, decided_at=decided_at)
+            hosts=self.hosts, check_mode=self.check_mode, decided_at=decided_at,
+            cluster=clustered.summary(), source_problems=clustered.problems)
+
+    def _owner_by_cluster(self) -> str | None:
+        """With one destination and no source: the inventory host of the node that owns the VM's role, when the
+        destination is a node of a failover cluster where the VM is a role (one request spares asking every host)."""
+        request = self.request
+        if request.source or request.pick:
+            return None
+        view = self.reads.read_clusters([t.cast(str, request.destination)])[t.cast(str, request.destination)]
+        if not view or isinstance(view, Failed):
+            return None
+        owner = gate_cluster.owner_of(view, request.vm)
+        return gate_cluster.node_hosts(view, self.reads.inventory()).get(owner) if owner else None
 
     @staticmethod
     def _seen(found: dict[str, t.Any]) -> bool:
@@ -132,3 +162,50 @@ def _verdict(result: t.Any) -> dict[str, t.Any]:
                 "error": result.message}
     return {"compatible": result["compatible"], "reasons": result["reasons"], "details": result["reason_details"],
             "warnings": result["compatibility_warnings"], "checks": result["checks"], "error": None}
+
+
+class _Clustered:
+    """What the source's failover cluster says of the VM: its role (None when the VM is not clustered), where the
+    cluster will not take it and why, and what the decision records."""
+
+    def __init__(self, gate: Gate, view: t.Any, vm: dict[str, t.Any], source: str):
+        self.gate = gate
+        self.source = source
+        self.label = vm.get("name") or gate.request.vm
+        self.problems: list[dict[str, str]] = []
+        self.view = None if isinstance(view, Failed) else view
+        self.role = gate_cluster.clustered(self.view, vm.get("id"))
+        if isinstance(view, Failed):  # fail closed: a clustered VM must not be moved behind its cluster's back
+            self.problems.append(model.reason(source, "source", "cluster", (
+                f"Whether {self.label} is a role of a failover cluster could not be read, so the gate cannot tell "
+                f"how it may move. {view.message}")))
+        elif self.role and gate.request.migration_type != "live":
+            self.problems.append(model.reason(source, "source", "cluster", (
+                f"{self.label} is a clustered role of {self.view['name']}: its files stay on the cluster's shared "
+                "storage, and the cluster moves it by live migration. Use migration_type live; move its storage "
+                "separately (Move-VMStorage).")))
+
+    def default_candidates(self) -> list[str]:
+        candidates, absent = gate_cluster.default_candidates(self.view, self.role, self.gate.reads.inventory())
+        if absent:
+            self.gate.say(f"{self.label}: nodes of {self.view['name']} not in the inventory, so not considered: "
+                          f"{', '.join(absent)}")
+        return candidates
+
+    def refusals(self, targets: list[str]) -> dict[str, str]:
+        if not self.role:
+            return {}
+        hosts = self.gate.hosts
+        found = {host: gate_cluster.node_problem(self.view, self.role, self.label, host,
+                                                 (hosts.get(host) or {}).get("name")) for host in targets}
+        return {host: problem for host, problem in found.items() if problem}
+
+    def summary(self) -> dict[str, t.Any] | None:
+        if not self.role:
+            return None
+        vectors = {}
+        for host, facts in self.gate.hosts.items():
+            node = gate_cluster.node_name(self.view, host, facts.get("name"))
+            if node is not None:
+                vectors[node] = facts.get("vectors")
+        return gate_cluster.summary(self.view, self.role, vectors)

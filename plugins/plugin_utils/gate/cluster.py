@@ -26,6 +26,16 @@ def clustered(view: t.Mapping[str, t.Any] | None, vm_id: str | None) -> dict[str
     return (view.get("vms") or {}).get(vm_id.strip("{}").upper())
 
 
+def owner_of(view: t.Mapping[str, t.Any], vm: str) -> str | None:
+    """The node that owns the VM role answering to `vm` (its GUID, or its group's name as Failover Cluster Manager
+    shows it, case aside), when exactly one does: a hint where to look for the VM, which is then found there by
+    its id or name as on any host."""
+    wanted = vm[1:-1] if vm.startswith("{") and vm.endswith("}") else vm
+    owners = {role["owner_node"] for vm_id, role in (view.get("vms") or {}).items()
+              if vm_id == wanted.upper() or str(role.get("group") or "").lower() == vm.lower()}
+    return owners.pop() if len(owners) == 1 else None
+
+
 def node_name(view: t.Mapping[str, t.Any], host: str, computer_name: str | None = None) -> str | None:
     """The cluster's name for an inventory host: its node of the same name (without case), of the same first DNS
     label, or named as the host's computer name; None when the host is not a node of this cluster."""

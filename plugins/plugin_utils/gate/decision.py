@@ -287,13 +287,15 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
            source_service: t.Mapping[str, t.Any] | None = None, assessment: list[dict[str, t.Any]] = (),
            verdicts: t.Mapping[str, t.Mapping[str, t.Any]] | None = None, waited: t.Mapping[str, t.Any] | None = None,
            hosts: t.Mapping[str, t.Mapping[str, t.Any]] | None = None, check_mode: bool = False,
-           decided_at: str | None = None, cluster: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
+           decided_at: str | None = None, cluster: t.Mapping[str, t.Any] | None = None,
+           source_problems: t.Sequence[t.Mapping[str, str]] = ()) -> dict[str, t.Any]:
     """The decision (the migration_gate_decision contract), with its message.
 
     `vm`: the VM's entry read on its source (located only); `source_service`: the source's migration service;
     `assessment`: from assess() (and after_wait()); `verdicts`: host -> compat_check's verdict for each host
     asked; `waited`: {host, seconds, freed} when the gate waited for a slot; `hosts`: the targets' facts (the
-    host part: name, migration_service), as last read; `cluster`: gate/cluster.py's summary of a clustered VM."""
+    host part: name, migration_service), as last read; `cluster`: gate/cluster.py's summary of a clustered VM;
+    `source_problems`: reasons about the VM on its source found outside these checks (its cluster, unreadable)."""
     verdicts = verdicts or {}
     hosts = hosts or {}
     located = location.outcome == "located"
@@ -312,6 +314,7 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
         reasons += _state_reason(request, vm, label, source)
         services[source] = dict(source_service or {})
         reasons += service_reasons(source_service or {}, source, "source")
+        reasons += [dict(item) for item in source_problems]
         for item in assessment:
             host = item["host"]
             verdict = verdicts.get(host)

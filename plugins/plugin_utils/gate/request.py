@@ -47,7 +47,6 @@ class Request:
     allowed_states: tuple[str, ...] = DEFAULT_STATES
     candidates_by_default: bool = False  # every host of the group (migrate.yml): a clustered VM's are its nodes
 
-
     @property
     def pick(self) -> bool:
         """Choose among candidates (rather than check one destination)."""

@@ -31,6 +31,14 @@ def test_a_vm_is_clustered_by_its_guid_without_case_or_braces():
     assert cluster.clustered(VIEW, None) is None
 
 
+def test_the_owner_of_a_role_is_a_hint_where_to_look_for_the_vm():
+    assert cluster.owner_of(VIEW, "SQL01") == "HVC-N1"  # its group's name, case aside
+    assert cluster.owner_of(VIEW, "{" + FILE01.lower() + "}") == "HVC-N1"
+    assert cluster.owner_of(VIEW, " sql01") is None  # nothing trimmed
+    assert cluster.owner_of(VIEW, "web01") is None
+    assert cluster.owner_of({"name": "HVC", "nodes": {}}, "sql01") is None
+
+
 def test_nodes_are_matched_to_inventory_hosts_by_name_first_label_or_computer_name():
     assert cluster.node_name(VIEW, "hvc-n1.lab.example") == "HVC-N1"
     assert cluster.node_name(VIEW, "HVC-N2") == "HVC-N2"

@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, handle in simulator.hosts.items():
             urls = '  '.join(url for url in (handle.http_endpoint, handle.https_endpoint) if url)
             print(f'  {name:<12} {urls}  control {handle.control_url}')
+        for name, nodes in simulator.describe()['clusters'].items():
+            print(f'cluster {name}: nodes {", ".join(nodes)} (root/MSCluster on each)')
         if simulator.ca_file:
             print(f'CA certificate: {simulator.ca_file}')
         print(f'# Ansible inventory ({options.inventory_format})')

@@ -2,8 +2,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The CIM view of the lab: which classes a host serves and the instances (typed property values) it returns.
 
-Property names, keys and fixed values follow the class references (seed 003 for the migration service).
-Datetimes are epoch seconds (type 'datetime'), intervals seconds (type 'interval'); rendering is wsman.py's job.
+Property names, keys and fixed values follow the class references (seed 003 for the migration service; the
+Failover Cluster WMI reference for root/MSCluster). Datetimes are epoch seconds (type 'datetime'), intervals seconds
+(type 'interval'), references methods.Ref values (type 'ref'), embedded objects CimInstance values (type 'embedded');
+rendering is wsman.py's job.
 """
 
 from __future__ import annotations
@@ -11,12 +13,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from hvsim import cimxml
+from hvsim import cluster as clusters
 from hvsim.compat import Vector
 from hvsim.jobs import JOB_STATUS, MigrationJob
-from hvsim.lab import Host, Lab, VirtualMachine
+from hvsim.lab import MSCLUSTER, Cluster, Host, Lab, VirtualMachine
 
 PROCESSOR_DEVICE_ID = 'b637f346-6a0e-4dec-af52-bd70cb80a21d'
 BOOT_WALL = 1_780_000_000.0  # a fixed install/boot time keeps responses reproducible
+
+
+@dataclass
+class Ref:
+    """An endpoint reference (a REF parameter or property): the class it points at and its selectors."""
+
+    class_name: str
+    selectors: dict[str, str]
 
 
 @dataclass
@@ -90,6 +102,23 @@ SCHEMAS: dict[str, dict[str, str]] = {
         'ProbableCauseDescription': 'string', 'RecommendedActions': 'string[]',
     },
 }
+SCHEMAS.update({
+    'MSCluster_Cluster': {'Caption': 'string', 'Description': 'string', 'Fqdn': 'string', 'Name': 'string'},
+    'MSCluster_Node': {
+        'Caption': 'string', 'Description': 'string', 'Id': 'string', 'Name': 'string', 'NodeDrainStatus': 'uint32',
+        'NodeDrainTarget': 'string', 'State': 'sint32',
+    },
+    'MSCluster_ResourceGroup': {
+        'Caption': 'string', 'Description': 'string', 'GroupType': 'uint32', 'Id': 'string', 'Name': 'string',
+        'OwnerNode': 'string', 'PersistentState': 'boolean', 'State': 'sint32',
+    },
+    'MSCluster_Resource': {
+        'Caption': 'string', 'Description': 'string', 'Id': 'string', 'Name': 'string', 'OwnerGroup': 'string',
+        'OwnerNode': 'string', 'PrivateProperties': 'embedded', 'State': 'sint32', 'Type': 'string',
+    },
+    'MSCluster_ResourceToPossibleOwner': {'GroupComponent': 'ref', 'PartComponent': 'ref'},
+    'MSCluster_ResourceGroupToPreferredNode': {'GroupComponent': 'ref', 'PartComponent': 'ref'},
+})
 SCHEMAS['Msvm_ConcreteJob'] = {k: v for k, v in SCHEMAS['Msvm_MigrationJob'].items()
                                if k not in ('DestinationHost', 'MigrationType', 'VirtualSystemName')}
 
@@ -103,7 +132,14 @@ KEYS = {
     'Msvm_ConcreteJob': ('InstanceID',),
     'Msvm_CompatibilityVector': (),
     'Msvm_Error': (),
+    'MSCluster_Cluster': ('Name',),
+    'MSCluster_Node': ('Name',),
+    'MSCluster_ResourceGroup': ('Name',),
+    'MSCluster_Resource': ('Name',),
+    'MSCluster_ResourceToPossibleOwner': ('GroupComponent', 'PartComponent'),
+    'MSCluster_ResourceGroupToPreferredNode': ('GroupComponent', 'PartComponent'),
 }
+GROUP_TYPE_VIRTUAL_MACHINE = 111  # ClusGroupTypeVirtualMachine (os-win winapi/constants.py)
 
 
 def make(class_name: str, **values: Any) -> CimInstance:
@@ -232,6 +268,107 @@ def _migration_jobs(lab: Lab, host: Host) -> list[CimInstance]:
     return [migration_job(lab, job) for job in lab.jobs.values() if job.source == host.name]
 
 
+# root/MSCluster: every node answers for the whole cluster
+
+
+def _cluster_of(lab: Lab, host: Host) -> Cluster:
+    return lab.clusters[host.cluster_name]
+
+
+def vm_resource_name(vm: VirtualMachine) -> str:
+    """The VM resource's Name ('Virtual Machine <VM name>', as os-win looks it up)."""
+    return f'{clusters.VM_RESOURCE_TYPE} {vm.name}'
+
+
+def _private_properties(cluster: Cluster, values: dict[str, Any], types: dict[str, str]) -> tuple[Any, str]:
+    """PrivateProperties as the cluster renders it: a nested MSCluster_Property element, or CIM-XML text."""
+    if cluster.private_properties_encoding == 'cimxml':
+        return cimxml.render_instance('MSCluster_Property', values, types), 'string'
+    return CimInstance('MSCluster_Property', values, types, ()), 'embedded'
+
+
+def cluster_instance(lab: Lab, host: Host) -> CimInstance:
+    """MSCluster_Cluster."""
+    cluster = _cluster_of(lab, host)
+    return make('MSCluster_Cluster', Caption=cluster.name, Description='', Fqdn=f'{cluster.name.lower()}.lab.example', Name=cluster.name)
+
+
+def node_instance(lab: Lab, node: Host, index: int) -> CimInstance:
+    """MSCluster_Node (Id is the node number, from 1)."""
+    del lab
+    return make('MSCluster_Node', Caption=node.name, Description='', Id=str(index + 1), Name=node.name,
+                NodeDrainStatus=node.drain_status, NodeDrainTarget=node.drain_target or '', State=clusters.node_state_code(node))
+
+
+def group_instance(lab: Lab, cluster: Cluster, vm: VirtualMachine) -> CimInstance:
+    """MSCluster_ResourceGroup of a VM role."""
+    del lab
+    return make('MSCluster_ResourceGroup', Caption=vm.group, Description='', GroupType=GROUP_TYPE_VIRTUAL_MACHINE,
+                Id=clusters.group_id(cluster, vm.group), Name=vm.group, OwnerNode=vm.owner_node,
+                PersistentState=clusters.group_state(vm) == clusters.GROUP_ONLINE, State=clusters.group_state(vm))
+
+
+def _resource(cluster: Cluster, vm: VirtualMachine, kind: str, private: dict[str, Any], private_types: dict[str, str]) -> CimInstance:
+    name = f'{kind} {vm.name}'
+    value, cim_type = _private_properties(cluster, private, private_types)
+    instance = make('MSCluster_Resource', Caption=name, Description='', Id=clusters.resource_id(cluster, name), Name=name,
+                    OwnerGroup=vm.group, OwnerNode=vm.owner_node, PrivateProperties=value, State=clusters.resource_state(vm), Type=kind)
+    instance.types['PrivateProperties'] = cim_type
+    return instance
+
+
+def vm_resources(lab: Lab, cluster: Cluster, vm: VirtualMachine) -> list[CimInstance]:
+    """A VM role's two resources: the Virtual Machine (VmID, MigrationState...) and its configuration."""
+    guid = vm.guid.lower()  # clusters show the VM id in lower case; Msvm_ComputerSystem.Name is upper case here
+    machine = _resource(cluster, vm, clusters.VM_RESOURCE_TYPE,
+                        {'VmID': guid, 'MigrationState': clusters.migration_state(lab, vm), 'OfflineAction': 1, 'ShutdownAction': 0,
+                         'CheckHeartbeat': 1},
+                        {'VmID': 'string', 'MigrationState': 'uint32', 'OfflineAction': 'uint32', 'ShutdownAction': 'uint32',
+                         'CheckHeartbeat': 'uint32'})
+    configuration = _resource(cluster, vm, clusters.VM_CONFIG_RESOURCE_TYPE,
+                              {'VmID': guid, 'ConfigStoreRootPath': f'C:\\ClusterStorage\\Volume1\\{vm.name}'},
+                              {'VmID': 'string', 'ConfigStoreRootPath': 'string'})
+    return [machine, configuration]
+
+
+def _node_ref(node: str) -> Ref:
+    return Ref('MSCluster_Node', {'Name': node})
+
+
+def possible_owner_links(lab: Lab, cluster: Cluster, vm: VirtualMachine) -> list[CimInstance]:
+    """MSCluster_ResourceToPossibleOwner for both resources of a VM role."""
+    return [
+        make('MSCluster_ResourceToPossibleOwner', GroupComponent=Ref('MSCluster_Resource', {'Name': resource.values['Name']}),
+             PartComponent=_node_ref(node))
+        for resource in vm_resources(lab, cluster, vm) for node in clusters.possible_owners(cluster, vm)
+    ]
+
+
+def preferred_node_links(cluster: Cluster, vm: VirtualMachine) -> list[CimInstance]:
+    """MSCluster_ResourceGroupToPreferredNode, in preference order."""
+    del cluster
+    return [make('MSCluster_ResourceGroupToPreferredNode', GroupComponent=Ref('MSCluster_ResourceGroup', {'Name': vm.group}),
+                 PartComponent=_node_ref(node)) for node in vm.preferred_owners]
+
+
+def _per_group(build: Callable[[Lab, Cluster, VirtualMachine], list[CimInstance]]) -> Callable[[Lab, Host], list[CimInstance]]:
+    def provide(lab: Lab, host: Host) -> list[CimInstance]:
+        cluster = _cluster_of(lab, host)
+        return [instance for vm in lab.cluster_groups(cluster) for instance in build(lab, cluster, vm)]
+    return provide
+
+
+CLUSTER_PROVIDERS: dict[str, Callable[[Lab, Host], list[CimInstance]]] = {
+    'MSCluster_Cluster': lambda lab, host: [cluster_instance(lab, host)],
+    'MSCluster_Node': lambda lab, host: [node_instance(lab, lab.hosts[node], index)
+                                         for index, node in enumerate(_cluster_of(lab, host).nodes)],
+    'MSCluster_ResourceGroup': _per_group(lambda lab, cluster, vm: [group_instance(lab, cluster, vm)]),
+    'MSCluster_Resource': _per_group(vm_resources),
+    'MSCluster_ResourceToPossibleOwner': _per_group(possible_owner_links),
+    'MSCluster_ResourceGroupToPreferredNode': _per_group(lambda lab, cluster, vm: preferred_node_links(cluster, vm)),
+}
+
+
 # Enumerable classes, with their base-class aliases (WMI returns subclass instances for a base class query).
 PROVIDERS: dict[str, Callable[[Lab, Host], list[CimInstance]]] = {
     'Msvm_ComputerSystem': lambda lab, host: [host_system(lab, host)] + [
@@ -256,9 +393,14 @@ ALIASES = {
 }
 
 
-def canonical_class(name: str) -> str | None:
-    """The provider class for a (case-insensitive) class name, or None when the namespace has no such class."""
-    for candidate in list(PROVIDERS) + list(ALIASES):
+def canonical_class(name: str, namespace: str | None = None) -> str | None:
+    """The provider class for a (case-insensitive) class name, or None when the namespace has no such class.
+
+    root/MSCluster has the MSCluster_* classes only; the Hyper-V namespaces have the rest.
+    """
+    cluster_namespace = (namespace or '').lower() == MSCLUSTER.lower()
+    candidates = list(CLUSTER_PROVIDERS) if cluster_namespace else list(PROVIDERS) + list(ALIASES)
+    for candidate in candidates:
         if candidate.lower() == name.lower():
             return ALIASES.get(candidate, candidate)
     return None
@@ -268,4 +410,5 @@ def instances(lab: Lab, host: Host, class_name: str) -> list[CimInstance]:
     """Every instance of a class (and its subclasses) on a host; the caller checked the class exists."""
     with lab.lock:
         lab.tick()
-        return PROVIDERS[class_name](lab, host)
+        provider = CLUSTER_PROVIDERS.get(class_name) or PROVIDERS[class_name]
+        return provider(lab, host)

@@ -9,6 +9,8 @@
   DELETE /hvsim/faults[/<id>]       remove one rule or all (all also empties filled migration slots)
   GET    /hvsim/state               the lab: hosts, VMs (where they are), jobs
   POST   /hvsim/vms/<name-or-guid>  body {"state": 3 | "off", "host": "HV01"} changes a VM (e.g. stale facts tests)
+  POST   /hvsim/nodes/<node>        body {"state": "up" | "down" | "paused"} changes a cluster node (send it to another
+                                    host's listener to bring a down node back: a down node answers nothing)
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import base64
 import json
 from typing import TYPE_CHECKING, Any
 
-from hvsim.lab import STATES
+from hvsim.lab import NODE_STATES, STATES
 
 if TYPE_CHECKING:
     from hvsim.server import HostRuntime
@@ -87,4 +89,19 @@ def _route(runtime: 'HostRuntime', method: str, parts: list[str], data: dict) ->
             if 'host' in data:
                 vm.host = runtime.lab.host(data['host']).name
         return _json(200, {'guid': vm.guid, 'host': vm.host, 'state': vm.state})
+    if parts[:1] == ['nodes'] and len(parts) == 2 and method == 'POST':
+        return _json(200, _set_node(runtime, parts[1], data))
     return _json(404, {'error': f'no control call {method} /hvsim/{"/".join(parts)}'})
+
+
+def _set_node(runtime: 'HostRuntime', node: str, data: dict) -> dict:
+    """A cluster node's state; open connections to a node set down are not cut here (Simulator.set_node_state does)."""
+    state = data.get('state')
+    if state not in NODE_STATES:
+        raise ValueError(f'state must be one of {", ".join(NODE_STATES)}')
+    with runtime.lab.lock:
+        host = runtime.lab.host(node)
+        if host.cluster_name is None:
+            raise KeyError(f'{host.name} is not a cluster node')
+        host.cluster_state = state
+    return {'node': host.name, 'state': host.cluster_state}

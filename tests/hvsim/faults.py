@@ -14,6 +14,7 @@ Kinds and their parameters:
   raw            body, status=200, content_type, encrypt=True   send these bytes instead of the real reply
   http_status    status=503, body=b''      a bare HTTP error
   migration_fail percent=50, message       the next migration job started here fails at that percentage
+                                           (op Invoke:MoveToNewNodeParams / Invoke:MoveToNewNode: the move that call queues)
   call           action                    run action() when the request arrives, before it is performed (in-process
                                            only): a test changes the lab between two requests of the code under test
 phase: 'before' (the operation is not performed) or 'after' (it is performed, then the reply is lost/replaced).

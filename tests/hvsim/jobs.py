@@ -22,7 +22,7 @@ JOB_STATUS = {JOB_RUNNING: 'Job is running', JOB_COMPLETED: 'Job completed succe
 
 @dataclass
 class MigrationJob:
-    """One migration started by MigrateVirtualSystemToHost on its source host."""
+    """One migration on its source host, started by MigrateVirtualSystemToHost or by a cluster group move."""
 
     vm_guid: str
     vm_name: str
@@ -35,6 +35,7 @@ class MigrationJob:
     duration: float
     fail_at: int | None = None
     fail_message: str | None = None
+    origin: str = 'hyperv'  # 'cluster' for the live migration a cluster group move runs
     instance_id: str = field(default_factory=lambda: str(uuid.uuid4()).upper())
     state: int = JOB_RUNNING
     percent: int = 0

@@ -4,7 +4,8 @@
 
 This is backend state only (no XML, no HTTP). Every access goes through Lab.lock, and Lab.tick() brings
 the migration jobs up to date with the clock first, so readers always see a consistent lab.
-See labs/demo.yml for the file format; unknown keys are errors, so typos do not pass silently.
+See labs/demo.yml for the file format (labs/cluster.yml for failover clusters); unknown keys are errors, so
+typos do not pass silently.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from hvsim import cluster as cluster_engine
 from hvsim.compat import Rule, Vector, VersionSupport
 from hvsim.jobs import MigrationJob
 
@@ -34,8 +36,11 @@ STATE_OFF = 3
 SUBSET = 2
 V2 = 'root/virtualization/v2'
 CLUSTER = 'root/HyperVCluster/v2'
+MSCLUSTER = 'root/MSCluster'
 BLOB_ENCODINGS = ('base64', 'array')
 REASON_ENCODINGS = ('element', 'cimxml')
+PRIVATE_PROPERTIES_ENCODINGS = ('element', 'cimxml')
+NODE_STATES = ('up', 'down', 'paused')
 _GUID = re.compile(r'^\{?([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})\}?$')
 
 
@@ -86,6 +91,10 @@ class Host:
     max_envelope_size: int = 512000  # MaxEnvelopeSizekb=500; old hosts 153600
     enumeration_expiry_s: float = 60.0
     computer_system_version: bool = False  # True: also expose Version on Msvm_ComputerSystem (real hosts do not)
+    cluster_name: str | None = None  # the failover cluster this host is a node of (from the lab's clusters:)
+    cluster_state: str = 'up'  # runtime as a cluster node: up, down (answers nothing) or paused
+    drain_status: int = 0  # runtime MSCluster_Node.NodeDrainStatus: 0 not initiated, 1 in progress, 2 completed, 3 failed
+    drain_target: str | None = None
     phantom_migrations: int = 0  # runtime: migrations injected by tests to fill the slots
 
     def __post_init__(self):
@@ -97,7 +106,13 @@ class Host:
         """WMI namespaces this host serves."""
         if not self.hyperv_role:
             return []
-        return [V2, CLUSTER] if self.cluster else [V2]
+        served = [V2, CLUSTER] if self.cluster else [V2]
+        return served + [MSCLUSTER] if self.cluster_name else served
+
+    @property
+    def unreachable(self) -> bool:
+        """A cluster node that is down answers nothing at all."""
+        return self.cluster_name is not None and self.cluster_state == 'down'
 
     def known_as(self, name: str) -> bool:
         """Whether DestinationHost text names this host (computer name, FQDN, address or a listener address)."""
@@ -122,6 +137,12 @@ class VirtualMachine:
     vectors_off: list[Vector] | None = None
     compatibility_mode: bool = False  # Msvm_ProcessorSettingData.LimitProcessorFeatures
     state_changed_wall: float = field(default_factory=time.time)
+    clustered: bool = False  # a VM role of its host's failover cluster
+    group: str | None = None  # MSCluster_ResourceGroup.Name (clustered VMs only)
+    possible_owners: list[str] | None = None  # None: every node of the cluster
+    preferred_owners: list[str] = field(default_factory=list)
+    owner_node: str | None = None  # runtime: the group's OwnerNode; only cluster moves change it
+    migration_state: int = 0  # runtime: the VM resource's MigrationState when no move is running (0 none, 5 failure)
 
     def effective_vectors(self) -> list[Vector]:
         """The vectors the VM presents now. Inferred, not documented: an off VM has no processor features
@@ -132,6 +153,23 @@ class VirtualMachine:
         if self.vectors_off is not None:
             return list(self.vectors_off)
         return [Vector(v.vector_id, v.operation, 0) if v.operation == SUBSET else v for v in self.vectors]
+
+
+@dataclass
+class Cluster:
+    """A failover cluster: its nodes (host names, in lab order) and how its nodes render PrivateProperties."""
+
+    name: str
+    nodes: list[str]
+    private_properties_encoding: str = 'element'
+
+    def has_node(self, name: str) -> bool:
+        """Whether a (case-insensitive) host name is one of the nodes."""
+        return any(node.lower() == str(name).lower() for node in self.nodes)
+
+    def node(self, name: str) -> str | None:
+        """The node's spelling of a (case-insensitive) name, or None."""
+        return next((node for node in self.nodes if node.lower() == str(name).strip().lower()), None)
 
 
 # Definition parsing
@@ -228,14 +266,18 @@ HOST_KEYS = {
     'name', 'fqdn', 'address', 'bind', 'http_port', 'https_port', 'hyperv_role', 'cluster', 'os', 'processor',
     'supported_versions', 'vectors', 'migration', 'blob_encoding', 'reasons_encoding', 'compat_rules',
     'allow_unencrypted', 'basic_auth', 'negotiate_auth', 'tls_san_mismatch', 'max_envelope_size',
-    'enumeration_expiry_s', 'computer_system_version',
+    'enumeration_expiry_s', 'computer_system_version', 'cluster_state',
 }
 MIGRATION_KEYS = {
     'enabled', 'listeners', 'max_vm', 'max_storage', 'active_vm', 'active_storage', 'duration_s',
     'authentication_type', 'service_name',
 }
-VM_KEYS = {'name', 'guid', 'host', 'state', 'version', 'vectors', 'vectors_off', 'compatibility_mode'}
-TOP_KEYS = {'name', 'description', 'defaults', 'hosts', 'vms', 'users'}
+VM_KEYS = {
+    'name', 'guid', 'host', 'state', 'version', 'vectors', 'vectors_off', 'compatibility_mode', 'clustered', 'group',
+    'possible_owners', 'preferred_owners',
+}
+CLUSTER_KEYS = {'name', 'nodes', 'private_properties_encoding'}
+TOP_KEYS = {'name', 'description', 'defaults', 'hosts', 'vms', 'users', 'clusters'}
 
 
 def _merge(defaults: dict, item: dict) -> dict:
@@ -309,6 +351,8 @@ def _host(data: dict, where: str) -> Host:
         if isinstance(expiry, bool) or not isinstance(expiry, (int, float)) or expiry <= 0:
             raise LabError(f'{where}.enumeration_expiry_s: expected a positive number of seconds')
         host.enumeration_expiry_s = float(expiry)
+    if 'cluster_state' in data:
+        host.cluster_state = _choice(data['cluster_state'], NODE_STATES, f'{where}.cluster_state')
     return host
 
 
@@ -332,7 +376,76 @@ def _vm(data: dict, where: str, hosts: dict[str, Host]) -> VirtualMachine:
         vm.vectors_off = _vectors(data['vectors_off'], f'{where}.vectors_off')
     if 'compatibility_mode' in data:
         vm.compatibility_mode = _bool(data['compatibility_mode'], f'{where}.compatibility_mode')
+    _vm_cluster_keys(vm, data, where)
     return vm
+
+
+def _names(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not value:
+        raise LabError(f'{where}: expected a non-empty list of host names')
+    return [_str(item, where) for item in value]
+
+
+def _vm_cluster_keys(vm: VirtualMachine, data: dict, where: str) -> None:
+    """clustered, group, possible_owners, preferred_owners as written; _link_cluster checks them against the clusters."""
+    if 'clustered' in data:
+        vm.clustered = _bool(data['clustered'], f'{where}.clustered')
+    for key in ('group', 'possible_owners', 'preferred_owners'):
+        if key in data and not vm.clustered:
+            raise LabError(f'{where}.{key}: only a clustered VM (clustered: true) has a {key}')
+    if not vm.clustered:
+        return
+    vm.group = _str(data.get('group', vm.name), f'{where}.group')
+    if 'possible_owners' in data:
+        vm.possible_owners = _names(data['possible_owners'], f'{where}.possible_owners')
+    if 'preferred_owners' in data:
+        vm.preferred_owners = _names(data['preferred_owners'], f'{where}.preferred_owners')
+
+
+def _cluster(data: dict, where: str, hosts: dict[str, Host]) -> Cluster:
+    """One clusters: entry; its nodes must be hosts of the lab that are in no other cluster (checked here, marked on the hosts)."""
+    _check_keys(data, CLUSTER_KEYS, where)
+    for key in ('name', 'nodes'):
+        if key not in data:
+            raise LabError(f'{where}: missing {key}')
+    cluster = Cluster(name=_str(data['name'], f'{where}.name'), nodes=[])
+    for name in _names(data['nodes'], f'{where}.nodes'):
+        host = next((item for item in hosts.values() if item.name.lower() == name.lower()), None)
+        if host is None:
+            raise LabError(f'{where}.nodes: no host named {name!r} in the lab')
+        if host.cluster_name is not None:
+            raise LabError(f'{where}.nodes: host {host.name!r} is already a node of cluster {host.cluster_name!r}')
+        host.cluster_name = cluster.name
+        cluster.nodes.append(host.name)
+    if 'private_properties_encoding' in data:
+        cluster.private_properties_encoding = _choice(data['private_properties_encoding'], PRIVATE_PROPERTIES_ENCODINGS,
+                                                      f'{where}.private_properties_encoding')
+    return cluster
+
+
+def _check_node_states(hosts: dict[str, Host]) -> None:
+    for index, host in enumerate(hosts.values()):
+        if host.cluster_name is None and host.cluster_state != 'up':
+            raise LabError(f'hosts[{index}].cluster_state: {host.name!r} is not a node of any cluster')
+
+
+def _link_cluster(vm: VirtualMachine, where: str, hosts: dict[str, Host], clusters: dict[str, Cluster]) -> None:
+    """A clustered VM: its host is a node, its owner lists name nodes of that cluster; the owner node starts as its host."""
+    if not vm.clustered:
+        return
+    cluster_name = hosts[vm.host].cluster_name
+    if cluster_name is None:
+        raise LabError(f'{where}.clustered: host {vm.host!r} is not a node of any cluster')
+    cluster = clusters[cluster_name]
+    for key in ('possible_owners', 'preferred_owners'):
+        names = getattr(vm, key) or []
+        outside = [name for name in names if not cluster.has_node(name)]
+        if outside:
+            raise LabError(f'{where}.{key}: {", ".join(map(repr, outside))} not a node of cluster {cluster.name!r}')
+        setattr(vm, key, [cluster.node(name) for name in names] if getattr(vm, key) is not None else None)
+    if vm.possible_owners is not None and vm.host not in vm.possible_owners:
+        raise LabError(f'{where}.possible_owners: must include its host {vm.host!r}')
+    vm.owner_node = vm.host
 
 
 def load_definition(source: str | Path | dict) -> dict:
@@ -363,6 +476,9 @@ class Lab:
         self.vms: dict[str, VirtualMachine] = {}
         self.jobs: dict[str, MigrationJob] = {}
         self.users: list[tuple[str, str]] = []
+        self.clusters: dict[str, Cluster] = {}
+        self.cluster_moves: list[cluster_engine.ClusterMove] = []  # every MoveToNewNode(Params) call and drain move
+        self.cluster_violations: list[dict[str, Any]] = []  # MigrateVirtualSystemToHost of a clustered VM
         self._build()
 
     @classmethod
@@ -384,11 +500,19 @@ class Lab:
             hosts[host.name] = host
         if not hosts:
             raise LabError('lab: at least one host is required')
+        clusters = self._build_clusters(data.get('clusters') or [], hosts)
         vms: dict[str, VirtualMachine] = {}
+        groups: set[tuple[str, str]] = set()
         for index, item in enumerate(data.get('vms') or []):
             vm = _vm(item, f'vms[{index}]', hosts)
             if vm.guid in vms:
                 raise LabError(f'vms[{index}].guid: duplicate GUID {vm.guid}')
+            _link_cluster(vm, f'vms[{index}]', hosts, clusters)
+            if vm.clustered:
+                key = (hosts[vm.host].cluster_name, vm.group.lower())
+                if key in groups:
+                    raise LabError(f'vms[{index}].group: cluster {key[0]!r} already has a group {vm.group!r}; set group:')
+                groups.add(key)
             vms[vm.guid] = vm
         users = []
         for index, item in enumerate(data.get('users') or []):
@@ -399,9 +523,23 @@ class Lab:
                 host.migration.duration_s = float(self.duration_override)
         with self.lock:
             self.hosts, self.vms, self.jobs, self.users = hosts, vms, {}, users
+            self.clusters, self.cluster_moves, self.cluster_violations = clusters, [], []
+
+    @staticmethod
+    def _build_clusters(items: Any, hosts: dict[str, Host]) -> dict[str, Cluster]:
+        if not isinstance(items, list):
+            raise LabError('clusters: expected a list of clusters')
+        clusters: dict[str, Cluster] = {}
+        for index, item in enumerate(items):
+            cluster = _cluster(item, f'clusters[{index}]', hosts)
+            if cluster.name.lower() in (name.lower() for name in clusters):
+                raise LabError(f'clusters[{index}].name: duplicate cluster {cluster.name!r}')
+            clusters[cluster.name] = cluster
+        _check_node_states(hosts)
+        return clusters
 
     def reset(self) -> None:
-        """Back to the definition: VMs where they started, no jobs, no phantom migrations."""
+        """Back to the definition: VMs where they started, no jobs, no phantom migrations, nodes and groups as defined."""
         with self.lock:
             self._build()
 
@@ -413,6 +551,8 @@ class Lab:
             now, wall = self.clock(), self.wall()
             for job in self.jobs.values():
                 job.advance(now, wall, self._move_vm)
+            if self.clusters:
+                cluster_engine.advance(self)  # finish moves whose job ended, start queued ones as slots free
 
     def _move_vm(self, guid: str, host: str | None) -> None:
         vm = self.vms.get(guid)
@@ -456,6 +596,20 @@ class Lab:
             raise KeyError(f'{len(found)} VMs match {name_or_guid!r}; use the GUID')
         return found[0]
 
+    def cluster_of(self, host_name: str | None) -> Cluster | None:
+        """The cluster a host is a node of, or None."""
+        host = self.hosts.get(host_name) if host_name else None
+        return self.clusters.get(host.cluster_name) if host is not None and host.cluster_name else None
+
+    def cluster_groups(self, cluster: Cluster) -> list[VirtualMachine]:
+        """The cluster's VM roles (a group belongs to the cluster of its owner node)."""
+        with self.lock:
+            return [vm for vm in self.vms.values() if vm.clustered and cluster.has_node(vm.owner_node or '')]
+
+    def cluster_group(self, cluster: Cluster, name: str) -> VirtualMachine | None:
+        """A VM role by (case-insensitive) group name."""
+        return next((vm for vm in self.cluster_groups(cluster) if vm.group.lower() == str(name).lower()), None)
+
     def active_migrations(self, host: Host) -> int:
         """ActiveVirtualSystemMigrationCount: lab baseline + injected + running jobs touching the host."""
         with self.lock:
@@ -487,11 +641,15 @@ class Lab:
                         'migration_enabled': host.migration.enabled,
                         'max_migrations': host.migration.max_vm,
                         'vms': [vm.guid for vm in self.vms.values() if vm.host == host.name],
+                        'cluster': host.cluster_name,
+                        'cluster_state': host.cluster_state if host.cluster_name else None,
                     }
                     for host in self.hosts.values()
                 },
+                'clusters': {cluster.name: list(cluster.nodes) for cluster in self.clusters.values()},
                 'vms': [
-                    {'guid': vm.guid, 'name': vm.name, 'host': vm.host, 'state': vm.state, 'version': vm.version}
+                    {'guid': vm.guid, 'name': vm.name, 'host': vm.host, 'state': vm.state, 'version': vm.version,
+                     'group': vm.group, 'owner_node': vm.owner_node}
                     for vm in self.vms.values()
                 ],
                 'jobs': [
@@ -499,7 +657,7 @@ class Lab:
                         'id': job.instance_id, 'vm': job.vm_guid, 'vm_name': job.vm_name, 'source': job.source,
                         'destination': job.destination or job.destination_text, 'state': job.state,
                         'percent': job.percent, 'error_code': job.error_code, 'error': job.error_description,
-                        'elapsed_s': round(job.elapsed(now), 3),
+                        'elapsed_s': round(job.elapsed(now), 3), 'origin': job.origin,
                     }
                     for job in self.jobs.values()
                 ],

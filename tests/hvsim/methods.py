@@ -1,10 +1,11 @@
 # Copyright (c) vmgate.hyperv contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Msvm_VirtualSystemMigrationService methods over the lab (backend: plain values in, plain values out).
+"""Msvm_VirtualSystemMigrationService and root/MSCluster methods over the lab (plain values in, plain values out).
 
 Return codes follow the facts document: the service's own methods use 0 / 4096 / 32768-32778 / 32784,
-the two CheckVirtualSystemIsMigratable* methods the CIM codes 0-6 of seed 002. wsman.py converts the
-XML parameters to the kinds in SIGNATURES and renders the Out values.
+the two CheckVirtualSystemIsMigratable* methods the CIM codes 0-6 of seed 002. The cluster methods are void:
+they succeed without a ReturnValue or raise cluster.ClusterRefusal. wsman.py converts the XML parameters to
+the kinds in SIGNATURES / CLUSTER_SIGNATURES and renders the Out values.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hvsim import blob, cimxml, classes
+from hvsim import cluster as cluster_engine
+from hvsim.classes import Ref
 from hvsim.compat import assess
 from hvsim.jobs import MigrationJob
 from hvsim.lab import MIGRATABLE_STATES, Host, Lab, VirtualMachine, normalize_guid
@@ -41,19 +44,18 @@ SIGNATURES: dict[str, dict[str, str]] = {
     'CheckVirtualSystemIsMigratable': MIGRATION_ARGS,
     'MigrateVirtualSystemToHost': MIGRATION_ARGS,
 }
+# (class, method) -> parameters of the MSCluster methods hvsim models (Failover Cluster WMI reference)
+CLUSTER_SIGNATURES: dict[tuple[str, str], dict[str, str]] = {
+    ('MSCluster_ResourceGroup', 'MoveToNewNodeParams'): {'NodeName': 'string', 'Parameters': 'uint8[]', 'Flags': 'uint32'},
+    ('MSCluster_ResourceGroup', 'MoveToNewNode'): {'NodeName': 'string', 'TimeOut': 'uint32'},
+    ('MSCluster_Node', 'Pause'): {'DrainType': 'uint32', 'TargetNode': 'string'},
+    ('MSCluster_Node', 'Resume'): {'FailbackType': 'uint32'},
+}
 # Real methods of the class that the simulator does not model: they answer Not Supported.
 UNMODELLED = {
     'AddNetworkSettings', 'ModifyNetworkSettings', 'RemoveNetworkSettings', 'ModifyServiceSettings',
     'MigrateVirtualSystemToSystem', 'CheckVirtualSystemIsMigratableToSystem', 'GetVirtualSystemThumbnailImage',
 }
-
-
-@dataclass
-class Ref:
-    """An endpoint reference parameter: the class it points at and its selectors."""
-
-    class_name: str
-    selectors: dict[str, str]
 
 
 @dataclass
@@ -67,9 +69,9 @@ class Out:
 
 @dataclass
 class MethodResult:
-    """ReturnValue plus out parameters."""
+    """ReturnValue (None for a void method) plus out parameters."""
 
-    return_value: int
+    return_value: int | None
     outputs: list[Out] = field(default_factory=list)
 
 
@@ -168,8 +170,11 @@ class MigrationService:
                 except cimxml.CimXmlError as exc:
                     raise BadParameter(str(exc)) from exc
 
-    def _blockers(self, dest: Host, addresses: list[str] | None) -> list[tuple[str, str]]:
-        """Conditions of the hosts (not of compatibility) that stop a migration now: (side, message)."""
+    def _blockers(self, dest: Host, addresses: list[str] | None, limits: bool = True) -> list[tuple[str, str]]:
+        """Conditions of the hosts (not of compatibility) that stop a migration now: (side, message).
+
+        limits=False leaves out the concurrent-migration limits (a cluster queues its moves until a slot is free).
+        """
         source = self.host
         problems = []
         if not dest.hyperv_role:
@@ -186,7 +191,7 @@ class MigrationService:
             problems.append(('destination', f"The Virtual Machine Management Service failed to establish a connection for a virtual machine "
                                             f"migration with host '{dest.name}': none of {', '.join(addresses)} is one of its migration "
                                             f"listeners ({', '.join(dest.migration.listeners)})."))
-        for side, host in (('destination', dest), ('source', source)):
+        for side, host in (('destination', dest), ('source', source)) if limits else ():
             active = self.lab.active_migrations(host)
             if active >= host.migration.max_vm:
                 problems.append((side, f"The migration limit of {host.migration.max_vm} was reached on '{host.name}': it is already "
@@ -259,6 +264,8 @@ class MigrationService:
         destination = (params.get('DestinationHost') or '').strip()
         if not isinstance(system, VirtualMachine) or not destination:
             return MethodResult(INVALID_PARAMETER)
+        if system.clustered:
+            self._record_violation(system, destination)
         try:
             migration_type, addresses = self._settings(params.get('MigrationSettingData'))
             self._check_embedded(params)
@@ -273,21 +280,62 @@ class MigrationService:
             return MethodResult(IN_USE)
         if system.state not in MIGRATABLE_STATES or not self.host.migration.enabled:
             return MethodResult(INVALID_STATE)
+        job = self.start_job(system, dest, destination, migration_type, addresses, fail_at, fail_message)
+        return MethodResult(JOB_STARTED, [Out('Job', 'ref', Ref('Msvm_MigrationJob', {'InstanceID': job.instance_id}))])
+
+    def start_job(self, vm: VirtualMachine, dest: Host | None, destination_text: str, migration_type: int,
+                  addresses: list[str] | None = None, fail_at: int | None = None, fail_message: str | None = None,
+                  origin: str = 'hyperv') -> MigrationJob:
+        """Register a migration job of a VM of this host: running, or already failed when a host condition or the
+        destination's compatibility verdict stops it. A cluster's job (origin 'cluster') ignores the limits: the
+        cluster only starts it when both nodes have a free slot."""
         now, wall = self.lab.clock(), self.lab.wall()
         job = MigrationJob(
-            vm_guid=system.guid, vm_name=system.name, source=self.host_name, destination=dest.name if dest else None,
-            destination_text=destination, migration_type=migration_type, started=now, submitted_wall=wall,
-            duration=self.host.migration.duration_s, fail_at=fail_at, fail_message=fail_message,
+            vm_guid=vm.guid, vm_name=vm.name, source=self.host_name, destination=dest.name if dest else None,
+            destination_text=destination_text, migration_type=migration_type, started=now, submitted_wall=wall,
+            duration=self.host.migration.duration_s, fail_at=fail_at, fail_message=fail_message, origin=origin,
         )
         if dest is None:
             job.fail(now, wall, f"The Virtual Machine Management Service failed to establish a connection for a virtual machine migration "
-                                f"with host '{destination}': No such host is known. (0x80072AF9)")
+                                f"with host '{destination_text}': No such host is known. (0x80072AF9)")
         else:
-            blockers = self._blockers(dest, addresses)
-            verdict = self._verdict(system, dest)
+            blockers = self._blockers(dest, addresses, limits=origin != 'cluster')
+            verdict = self._verdict(vm, dest)
             if blockers:
                 job.fail(now, wall, ' '.join(message for _side, message in blockers), side=blockers[0][0])
             elif not verdict.ok:
                 job.fail(now, wall, ' '.join(verdict.errors), side='destination')
-        self.lab.add_job(job)
-        return MethodResult(JOB_STARTED, [Out('Job', 'ref', Ref('Msvm_MigrationJob', {'InstanceID': job.instance_id}))])
+        return self.lab.add_job(job)
+
+    def _record_violation(self, vm: VirtualMachine, destination: str) -> None:
+        """A clustered VM migrated by Hyper-V behind its cluster's back: allowed, as on a real host, but recorded."""
+        self.lab.cluster_violations.append({
+            'vm': vm.name, 'guid': vm.guid, 'group': vm.group, 'source': self.host_name, 'destination': destination,
+            'owner_node': vm.owner_node, 'at': self.lab.clock(),
+        })
+
+
+class ClusterService:
+    """The root/MSCluster methods as one node receives them (every node acts for the whole cluster)."""
+
+    def __init__(self, lab: Lab, host_name: str):
+        self.lab = lab
+        self.host_name = host_name
+
+    def invoke(self, class_name: str, method: str, key: str, params: dict[str, Any], fail_at: int | None = None,
+               fail_message: str | None = None) -> MethodResult:
+        """Run a method on the instance whose Name is key; raises cluster.ClusterRefusal."""
+        with self.lab.lock:
+            self.lab.tick()
+            cluster = self.lab.cluster_of(self.host_name)
+            if class_name == 'MSCluster_ResourceGroup':
+                group = self.lab.cluster_group(cluster, key)
+                cluster_engine.request_move(self.lab, cluster, group, (params.get('NodeName') or '').strip(), params.get('Parameters'),
+                                            method=method, via=self.host_name, flags=params.get('Flags'), fail_at=fail_at,
+                                            fail_message=fail_message)
+            elif method == 'Pause':
+                cluster_engine.pause(self.lab, cluster, cluster.node(key), params.get('DrainType'), params.get('TargetNode'))
+            else:
+                cluster_engine.resume(self.lab, cluster.node(key))
+            self.lab.tick()  # a move starts at once when both nodes have a free slot
+        return MethodResult(None)

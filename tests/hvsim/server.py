@@ -28,6 +28,7 @@ MAX_BODY = 4 * 1024 * 1024  # hard cap on any HTTP body, before decryption
 IDLE_TIMEOUT = 30  # seconds a keep-alive connection may sit idle
 REPLY_FAULTS = ('drop', 'raw', 'http_status', 'timeout', 'wmi_fault')  # in order of precedence
 MIGRATE_OP = 'Invoke:MigrateVirtualSystemToHost'
+MIGRATION_OPS = (MIGRATE_OP, 'Invoke:MoveToNewNodeParams', 'Invoke:MoveToNewNode')  # migration_fail applies to these
 
 
 class HostRuntime:
@@ -88,6 +89,10 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):
         LOG.debug('connection from %s ended with an error', client_address, exc_info=True)
+
+    def verify_request(self, request, client_address):
+        # A cluster node that is down answers nothing: the connection is accepted and closed at once, before TLS.
+        return not self.runtime.host.unreachable
 
     def close_connections(self) -> None:
         """Shut every open connection (keep-alive clients would otherwise hold handler threads)."""
@@ -222,6 +227,9 @@ class WsmanHandler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
+        if runtime.host.unreachable:  # went down while this keep-alive connection was open
+            self._drop()
+            return
         refuse = bool(runtime.faults.take('*', ('auth_fail',)))
         self.auth.policy = runtime.policy()
         outcome = self.auth.process(self.headers.get('Authorization'), bool(body), self.server.secure, refuse)
@@ -276,7 +284,7 @@ class WsmanHandler(BaseHTTPRequestHandler):
         reply = self._misbehave(runtime, op, request, 'before')
         if reply is None:
             fail_at = fail_message = None
-            if op == MIGRATE_OP:
+            if op in MIGRATION_OPS:
                 for rule in runtime.faults.take(op, ('migration_fail',)):
                     fail_at = max(0, min(100, int(rule.params.get('percent', 50))))
                     fail_message = rule.params.get('message')

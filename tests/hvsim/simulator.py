@@ -8,6 +8,7 @@
         sim.inject('HV-OLD-01', 'latency', op='Enumerate:*', ms=200)
         sim.counters('HV-OLD-01')                # {'Enumerate:Msvm_ComputerSystem': 1, ...}
         sim.where('web01')                       # 'HV-OLD-01'
+        sim.cluster_group('sql01')               # {'owner_node': 'HVC-N1', 'state': 0, 'migration_state': 0, ...}
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hvsim import cluster as cluster_engine
 from hvsim import inventory
 from hvsim.auth import register_users
-from hvsim.lab import STATES, Lab, normalize_guid
+from hvsim.lab import NODE_STATES, STATES, Lab, normalize_guid
 from hvsim.server import HostRuntime, Listener, make_ssl_context
 from hvsim.tls import CertificateAuthority
 
@@ -267,9 +269,11 @@ class Simulator:
             return peaks
 
     def migration_requests(self) -> dict[str, list[dict[str, Any]]]:
-        """Every MigrateVirtualSystemToHost that made a job, per VM GUID, oldest first (as in jobs())."""
+        """Every MigrateVirtualSystemToHost that made a job, per VM GUID, oldest first (as in jobs()); the jobs of
+        cluster moves are not requests (see cluster_moves)."""
         with self.lab.lock:
-            order = [job.instance_id for job in sorted(self.lab.jobs.values(), key=lambda job: job.started)]
+            ordered = sorted(self.lab.jobs.values(), key=lambda job: job.started)
+            order = [job.instance_id for job in ordered if job.origin == 'hyperv']
             jobs = {job['id']: job for job in self.jobs()}
         requests: dict[str, list[dict[str, Any]]] = {}
         for job_id in order:
@@ -287,6 +291,62 @@ class Simulator:
             if job['state'] != 4 or time.monotonic() >= deadline:
                 return job
             time.sleep(TICK_SECONDS)
+
+    # Failover clusters
+
+    def _clustered_vm(self, vm_or_group: str):
+        """A clustered VM by GUID, unique VM name or group name."""
+        with self.lab.lock:
+            found = [vm for vm in self.lab.find_vms(vm_or_group) if vm.clustered]
+            found = found or [vm for vm in self.lab.vms.values() if vm.clustered and vm.group.lower() == str(vm_or_group).lower()]
+            if len(found) != 1:
+                raise KeyError(f'{len(found)} clustered VMs or groups match {vm_or_group!r}')
+            return found[0]
+
+    def cluster_group(self, vm_or_group: str) -> dict[str, Any]:
+        """A VM role now: cluster, group, vm, guid, owner_node, host (where Hyper-V runs it), state (group State),
+        migration_state (the VM resource's MigrationState) and moving (a move is queued or running)."""
+        with self.lab.lock:
+            self.lab.tick()
+            return cluster_engine.describe_group(self.lab, self._clustered_vm(vm_or_group))
+
+    def cluster_moves(self, group: str | None = None) -> list[dict[str, Any]]:
+        """Every MoveToNewNodeParams / MoveToNewNode call (refused ones too) and every drain move, oldest first:
+        method, group, vm, node_name, via, source, destination, migration_type, properties (the decoded CLUSPROP list),
+        flags, state (queued, running, completed, failed, refused), refused_code, error, job_id, drain_of."""
+        with self.lab.lock:
+            self.lab.tick()
+            moves = [move.describe() for move in self.lab.cluster_moves]
+        return [move for move in moves if group is None or move['group'].lower() == group.lower() or move['vm'].lower() == group.lower()]
+
+    def cluster_violations(self) -> list[dict[str, Any]]:
+        """MigrateVirtualSystemToHost requests that named a clustered VM (Hyper-V moved it behind its cluster's back)."""
+        with self.lab.lock:
+            return [dict(item) for item in self.lab.cluster_violations]
+
+    def node_state(self, node: str) -> dict[str, Any]:
+        """A cluster node: state (up, down, paused), drain_status (NodeDrainStatus) and drain_target."""
+        host = self.lab.host(node)
+        if host.cluster_name is None:
+            raise KeyError(f'{host.name} is not a cluster node')
+        with self.lab.lock:
+            self.lab.tick()
+            return {'cluster': host.cluster_name, 'state': host.cluster_state, 'drain_status': host.drain_status,
+                    'drain_target': host.drain_target}
+
+    def set_node_state(self, node: str, state: str) -> None:
+        """Change a cluster node at run time: 'down' answers nothing (open connections are cut), 'paused', 'up'."""
+        if state not in NODE_STATES:
+            raise ValueError(f'node state must be one of {", ".join(NODE_STATES)}')
+        host = self.lab.host(node)
+        if host.cluster_name is None:
+            raise KeyError(f'{host.name} is not a cluster node')
+        with self.lab.lock:
+            host.cluster_state = state
+        if state == 'down':
+            for listener in self._listeners:
+                if listener.server.runtime.host_name == host.name:
+                    listener.server.close_connections()
 
     def inventory(self, fmt: str = 'ini', transport: str = 'ntlm', scheme: str | None = None, validate: bool = True) -> str:
         """An Ansible inventory for the running hosts (group hyperv), with the first user's credentials."""
@@ -307,7 +367,8 @@ class Simulator:
             'users_file': self.users_file,
             'hosts': {
                 name: {'http': handle.http_endpoint, 'https': handle.https_endpoint, 'control': handle.control_url,
-                       'address': handle.address}
+                       'address': handle.address, 'cluster': self.lab.hosts[name].cluster_name}
                 for name, handle in self.hosts.items()
             },
+            'clusters': {cluster.name: list(cluster.nodes) for cluster in self.lab.clusters.values()},
         }

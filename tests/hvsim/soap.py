@@ -38,8 +38,10 @@ class WsmanFault(Exception):
     """A SOAP fault to send back (HTTP 500)."""
 
     def __init__(self, subcode: str, reason: str, *, code: str = 's:Sender', wsman_code: int | None = None,
-                 wmi_code: int | None = None, wmi_message: str | None = None, action: str = FAULT_ACTION):
+                 wmi_code: int | None = None, wmi_message: str | None = None, action: str = FAULT_ACTION,
+                 error_type: str = 'HRESULT'):
         super().__init__(reason)
+        self.error_type = error_type  # MSFT_WmiError.error_Type: HRESULT, or Win32 for a cluster's Win32 error code
         self.subcode = subcode
         self.reason = reason
         self.code = code
@@ -76,10 +78,10 @@ def invalid_query(detail: str) -> WsmanFault:
                       wmi_code=2147749911, wmi_message=f'Invalid query: {detail}')
 
 
-def wmi_error(code: int, message: str, wsman_code: int | None = None) -> WsmanFault:
-    """A WMI provider failure carrying MSFT_WmiError.error_Code."""
+def wmi_error(code: int, message: str, wsman_code: int | None = None, error_type: str = 'HRESULT') -> WsmanFault:
+    """A WMI provider failure carrying MSFT_WmiError.error_Code (an HRESULT, or a Win32 code with error_type 'Win32')."""
     return WsmanFault('w:InternalError', message, code='s:Receiver', wsman_code=wsman_code if wsman_code is not None else code,
-                      wmi_code=code, wmi_message=message)
+                      wmi_code=code, wmi_message=message, error_type=error_type)
 
 
 def timed_out() -> WsmanFault:
@@ -218,12 +220,12 @@ def fault_envelope(fault: WsmanFault, relates_to: str, machine: str) -> bytes:
             '<p:ErrorSourceFormat xsi:type="cim:cimUnsignedShort">0</p:ErrorSourceFormat>'
             '<p:ErrorType xsi:type="cim:cimUnsignedShort">0</p:ErrorType>'
             f'<p:Message xsi:type="cim:cimString">{text(fault.wmi_message or fault.reason)}</p:Message>'
-            f'<p:MessageID xsi:type="cim:cimString">HRESULT 0x{fault.wmi_code:08x}</p:MessageID>'
+            f'<p:MessageID xsi:type="cim:cimString">{text(fault.error_type)} 0x{fault.wmi_code:08x}</p:MessageID>'
             '<p:PerceivedSeverity xsi:type="cim:cimUnsignedShort">0</p:PerceivedSeverity>'
             '<p:ProbableCause xsi:type="cim:cimUnsignedShort">0</p:ProbableCause>'
             '<p:error_Category xsi:type="cim:cimUnsignedInt">30</p:error_Category>'
             f'<p:error_Code xsi:type="cim:cimUnsignedInt">{fault.wmi_code}</p:error_Code>'
-            '<p:error_Type xsi:type="cim:cimString">HRESULT</p:error_Type>'
+            f'<p:error_Type xsi:type="cim:cimString">{text(fault.error_type)}</p:error_Type>'
             f'<p:error_WindowsErrorMessage xsi:type="cim:cimString">{text(fault.wmi_message or fault.reason)}</p:error_WindowsErrorMessage>'
             '</p:MSFT_WmiError>'
         )

@@ -20,8 +20,9 @@ from xml.etree.ElementTree import Element
 
 from hvsim import classes, cimxml, soap, wql
 from hvsim.classes import CimInstance
+from hvsim.cluster import ClusterRefusal
 from hvsim.lab import Lab
-from hvsim.methods import SIGNATURES, UNMODELLED, MethodResult, MigrationService, Ref
+from hvsim.methods import CLUSTER_SIGNATURES, SIGNATURES, UNMODELLED, ClusterService, MethodResult, MigrationService, Ref
 from hvsim.xmlutil import ANONYMOUS, WMI_URI_PREFIX, WQL_DIALECT, attr, class_uri, local_name, namespace_of, qname, text
 
 ENUMERATE = 'http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate'
@@ -60,10 +61,16 @@ def _scalar(value: Any, cim_type: str) -> str:
     return text(value)
 
 
-def property_xml(prefix: str, name: str, value: Any, cim_type: str) -> str:
-    """One property: nil for null (and for an empty array), one element per array item."""
+def property_xml(prefix: str, name: str, value: Any, cim_type: str, namespace: str = '') -> str:
+    """One property: nil for null (and for an empty array), one element per array item, an EPR for a reference,
+    child elements (in the same namespace) for an embedded object."""
     if value is None or (isinstance(value, list) and not value):
         return f'<{prefix}:{name} xsi:nil="true"/>'
+    if cim_type == 'ref':
+        return reference_xml(f'{prefix}:{name}', namespace, value)
+    if cim_type == 'embedded':
+        children = ''.join(property_xml(prefix, key, value.values[key], value.types[key], namespace) for key in value.values)
+        return f'<{prefix}:{name} xsi:type="{prefix}:{value.class_name}_Type">{children}</{prefix}:{name}>'
     if cim_type.endswith('[]'):
         return ''.join(f'<{prefix}:{name}>{_scalar(item, cim_type[:-2])}</{prefix}:{name}>' for item in value)
     return f'<{prefix}:{name}>{_scalar(value, cim_type)}</{prefix}:{name}>'
@@ -79,7 +86,7 @@ def instance_xml(instance: CimInstance, namespace: str, element: str | None = No
     tag = element or f'p:{instance.class_name}'
     parts = [f'<{tag} xmlns:{prefix}={attr(uri)} xsi:type="{prefix}:{instance.class_name}_Type">']
     for name in sorted(instance.values, key=str.lower):
-        parts.append(property_xml(prefix, name, instance.values[name], instance.types[name]))
+        parts.append(property_xml(prefix, name, instance.values[name], instance.types[name], namespace))
     parts.append(f'</{tag}>')
     return ''.join(parts)
 
@@ -183,9 +190,15 @@ def _type_mismatch(detail: str) -> soap.WsmanFault:
     return soap.wmi_error(2147749893, f'Type mismatch {detail}', wsman_code=2150858752)
 
 
-def convert_params(method: str, root: Element, uri: str) -> dict[str, Any]:
-    """Method input elements -> the plain values SIGNATURES describes."""
-    signature = SIGNATURES.get(method, {})
+def _uint32(name: str, element: Element) -> int:
+    raw = (element.text or '').strip()
+    if not raw.isdigit() or int(raw) >= 1 << 32:
+        raise _type_mismatch(f'({name}: {raw!r} is not a uint32)')
+    return int(raw)
+
+
+def convert_params(method: str, root: Element, uri: str, signature: dict[str, str]) -> dict[str, Any]:
+    """Method input elements -> the plain values the method's signature describes."""
     grouped: dict[str, list[Element]] = {}
     for child in root:
         if namespace_of(child.tag) != uri:
@@ -199,9 +212,11 @@ def convert_params(method: str, root: Element, uri: str) -> dict[str, Any]:
         present = [element for element in elements if not _is_nil(element)]
         if not present:
             continue
-        if kind in ('ref', 'string') and len(present) > 1:
+        if kind in ('ref', 'string', 'uint32') and len(present) > 1:
             raise _type_mismatch(f'({name} is not an array)')
-        if kind == 'ref':
+        if kind == 'uint32':
+            values[name] = _uint32(name, present[0])
+        elif kind == 'ref':
             values[name] = _ref(present[0])
         elif kind == 'string':
             values[name] = present[0].text or ''
@@ -233,6 +248,7 @@ class WsmanResponder:
         self.host_name = host_name
         self.clock = clock
         self.service = MigrationService(lab, host_name)
+        self.cluster = ClusterService(lab, host_name)
         self._enumerations: dict[str, Enumeration] = {}
         self._lock = threading.Lock()
 
@@ -298,7 +314,7 @@ class WsmanResponder:
                 raise soap.invalid_query(str(exc)) from exc
         elif resource.class_name == '*':
             raise soap.WsmanFault('n:CannotProcessFilter', 'The wildcard resource URI needs a WQL filter.', wsman_code=2150858778)
-        class_name = classes.canonical_class(query.class_name if query else resource.class_name)
+        class_name = classes.canonical_class(query.class_name if query else resource.class_name, namespace)
         if class_name is None:
             raise soap.invalid_class(query.class_name if query else resource.class_name)
         if query is not None:
@@ -336,7 +352,7 @@ class WsmanResponder:
             name = lookup.get(column.lower())
             if name is None:
                 raise soap.invalid_query(f"'{column}' is not a property of {instance.class_name}")
-            parts.append(property_xml('p', name, instance.values[name], instance.types[name]).replace('<p:', '<').replace('</p:', '</'))
+            parts.append(property_xml('p', name, instance.values[name], instance.types[name], namespace).replace('<p:', '<').replace('</p:', '</'))
         return '<w:XmlFragment>' + ''.join(parts) + '</w:XmlFragment>'
 
     def _expire(self) -> None:
@@ -410,30 +426,49 @@ class WsmanResponder:
         """Transfer Get of one instance by its keys."""
         resource = parse_resource(request.resource_uri)
         namespace = self._namespace(resource)
-        class_name = classes.canonical_class(resource.class_name)
+        class_name = classes.canonical_class(resource.class_name, namespace)
         if class_name is None or resource.class_name == '*':
             raise soap.invalid_class(resource.class_name)
         instance = self._select(class_name, request.selectors)
         return GET + 'Response', instance_xml(instance, namespace)
 
+    @staticmethod
+    def _signature(class_name: str, method: str) -> dict[str, str]:
+        """The method's parameters, or WBEM_E_INVALID_METHOD when the class has no such (modelled) method."""
+        if class_name == SERVICE_CLASS and (method in SIGNATURES or method in UNMODELLED):
+            return SIGNATURES.get(method, {})
+        if (class_name, method) in CLUSTER_SIGNATURES:
+            return CLUSTER_SIGNATURES[(class_name, method)]
+        raise soap.wmi_error(2147749934, f'Invalid method {method} ', wsman_code=2150858752)
+
     def invoke(self, request: soap.WsmanRequest, fail_at: int | None, fail_message: str | None) -> tuple[str, str]:
-        """A method call on the migration service instance."""
+        """A method call on the migration service instance, or on a cluster group or node."""
         resource = parse_resource(request.resource_uri)
         namespace = self._namespace(resource)
         method = request.action.rsplit('/', 1)[-1]
-        class_name = classes.canonical_class(resource.class_name)
+        class_name = classes.canonical_class(resource.class_name, namespace)
         if class_name is None:
             raise soap.invalid_class(resource.class_name)
-        if class_name != SERVICE_CLASS or (method not in SIGNATURES and method not in UNMODELLED):
-            raise soap.wmi_error(2147749934, f'Invalid method {method} ', wsman_code=2150858752)  # WBEM_E_INVALID_METHOD
-        self._select(class_name, request.selectors)
+        signature = self._signature(class_name, method)
+        target = self._select(class_name, request.selectors)
         uri = class_uri(namespace, resource.class_name)
         root = request.body
         if root is None or local_name(root.tag) != f'{method}_INPUT' or namespace_of(root.tag).lower() != uri.lower():
             raise soap.invalid_body(f'Expected a {method}_INPUT element in the namespace {uri}.')
-        params = convert_params(method, root, namespace_of(root.tag))
-        result = self.service.invoke(method, params, fail_at, fail_message)
+        params = convert_params(method, root, namespace_of(root.tag), signature)
+        if class_name == SERVICE_CLASS:
+            result = self.service.invoke(method, params, fail_at, fail_message)
+        else:
+            result = self._cluster_invoke(class_name, method, target.values['Name'], params, fail_at, fail_message)
         return request.action + 'Response', self._output(method, uri, namespace, result)
+
+    def _cluster_invoke(self, class_name: str, method: str, key: str, params: dict[str, Any], fail_at: int | None,
+                        fail_message: str | None) -> MethodResult:
+        """A cluster refusal becomes the WMI fault carrying its Win32 code (void methods have no ReturnValue for it)."""
+        try:
+            return self.cluster.invoke(class_name, method, key, params, fail_at, fail_message)
+        except ClusterRefusal as refusal:
+            raise soap.wmi_error(refusal.code, refusal.message, wsman_code=2150858752, error_type='Win32') from refusal
 
     def _output(self, method: str, uri: str, namespace: str, result: MethodResult) -> str:
         parts = [f'<p:{method}_OUTPUT xmlns:p={attr(uri)}>']
@@ -455,5 +490,7 @@ class WsmanResponder:
                 parts.append(f'<{element}>{"true" if out.value else "false"}</{element}>')
             elif out.kind == 'ref':
                 parts.append(reference_xml(element, namespace, out.value))
-        parts.append(f'<p:ReturnValue>{result.return_value}</p:ReturnValue></p:{method}_OUTPUT>')
+        if result.return_value is not None:
+            parts.append(f'<p:ReturnValue>{result.return_value}</p:ReturnValue>')
+        parts.append(f'</p:{method}_OUTPUT>')
         return ''.join(parts)

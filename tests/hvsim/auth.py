@@ -1,11 +1,14 @@
 # Copyright (c) vmgate.hyperv contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Authentication as WinRM does it: Basic, and Negotiate/NTLM (pyspnego acceptor) with MS-WSMV message encryption.
+"""Authentication as WinRM does it: Basic, and Negotiate (NTLM or Kerberos, pyspnego acceptor) with MS-WSMV
+message encryption.
 
 NTLM authenticates a TCP connection, so ConnectionAuth lives as long as the HTTP keep-alive connection.
 pyspnego's NTLM acceptor reads its users from the file named by NTLM_USER_FILE when it validates a
 response, so one process-wide file holds every simulator's users and the variable is set under a lock
 right before each step; each host then checks the authenticated principal against its own users.
+Kerberos (kerberos.py) is offered only when the simulator has a keytab; a Kerberos context seals messages with
+the WinRM variant of GSS wrap (a header of its own length), under the protocol name the client used.
 """
 
 from __future__ import annotations
@@ -21,10 +24,16 @@ import threading
 from dataclasses import dataclass, field
 
 import spnego
+from spnego import ContextReq
 from spnego.exceptions import SpnegoError
+
+from hvsim.kerberos import KerberosService, realm_user, same_account
 
 BOUNDARY = b'--Encrypted Boundary'
 PROTOCOL = 'application/HTTP-SPNEGO-session-encrypted'
+# MS-WSMV 2.2.9.1.2: the Kerberos scheme's name; pywinrm's Kerberos sends the SPNEGO one, both are answered in kind.
+KERBEROS_PROTOCOL = 'application/HTTP-Kerberos-session-encrypted'
+PROTOCOLS = (PROTOCOL, KERBEROS_PROTOCOL)
 ENCRYPTED_CONTENT_TYPE = f'multipart/encrypted;protocol="{PROTOCOL}";boundary="Encrypted Boundary"'
 _OCTET = b'\tContent-Type: application/octet-stream\r\n'
 
@@ -87,12 +96,22 @@ class AuthPolicy:
     basic: bool = True
     negotiate: bool = True
     allow_unencrypted: bool = False
+    kerberos: KerberosService | None = None  # accept Kerberos tickets for the keytab's SPNs
+    ntlm: bool = True  # inside Negotiate; False as in a domain that turned NTLM off
+    host: str = ''  # for the Kerberos record
+
+    @property
+    def offers_negotiate(self) -> bool:
+        """Negotiate carries NTLM, Kerberos or both."""
+        return self.negotiate and (self.ntlm or self.kerberos is not None)
 
     def challenge_headers(self) -> list[tuple[str, str]]:
         """WWW-Authenticate headers of a bare 401, as WinRM sends them."""
         headers = []
-        if self.negotiate:
+        if self.offers_negotiate:
             headers.append(('WWW-Authenticate', 'Negotiate'))
+        if self.kerberos is not None:
+            headers.append(('WWW-Authenticate', 'Kerberos'))
         if self.basic:
             headers.append(('WWW-Authenticate', 'Basic realm="WSMAN"'))
         return headers
@@ -107,9 +126,13 @@ class AuthPolicy:
         return False
 
     def principal_ok(self, principal: str | None) -> bool:
-        """Whether an NTLM principal ('DOMAIN\\user' or 'user') is one of this host's users."""
+        """Whether an NTLM principal ('DOMAIN\\user' or 'user') or a Kerberos one ('user@REALM') is one of this
+        host's users."""
         if not principal:
             return False
+        kerberos = realm_user(principal)
+        if kerberos:
+            return any(same_account(split_user(known), *kerberos) for known, _password in self.users)
         domain, name = split_user(principal)
         return any(
             (split_user(known)[0].lower(), split_user(known)[1].lower()) == (domain.lower(), name.lower())
@@ -134,11 +157,23 @@ class ConnectionAuth:
         self.policy = policy
         self.context = None
         self.principal: str | None = None
+        self.protocol = PROTOCOL  # of the encrypted bodies, as the client named it
 
     def reset(self) -> None:
         """Forget the connection's security context."""
         self.context = None
         self.principal = None
+        self.protocol = PROTOCOL
+
+    @property
+    def kerberos(self) -> bool:
+        """The connection's context is Kerberos (not NTLM)."""
+        return self.context is not None and self.context.negotiated_protocol == 'kerberos'
+
+    @property
+    def encrypted_content_type(self) -> str:
+        """Content-Type of an encrypted reply: the protocol the client encrypted with."""
+        return ENCRYPTED_CONTENT_TYPE.replace(PROTOCOL, self.protocol)
 
     @property
     def sealed(self) -> bool:
@@ -162,7 +197,8 @@ class ConnectionAuth:
         scheme_lower = scheme.lower()
         if scheme_lower == 'basic' and self.policy.basic:
             return self._reject() if refuse else self._basic(credentials.strip(), secure)
-        if scheme_lower in ('negotiate', 'ntlm') and self.policy.negotiate:
+        if (scheme_lower in ('negotiate', 'ntlm') and self.policy.offers_negotiate) or \
+                (scheme_lower == 'kerberos' and self.policy.kerberos is not None):
             outcome = self._negotiate(scheme, credentials.strip(), has_body)
             if refuse and outcome.status in (None, 200):  # the context completed: refuse it like a wrong password
                 return self._reject()
@@ -189,21 +225,41 @@ class ConnectionAuth:
             return self._reject()
         if self.context is None or self.context.complete:
             self.reset()
+            if not self.policy.ntlm and token.startswith(b'NTLMSSP\0'):
+                return self._reject()  # NTLM turned off: a raw NTLM token is refused at once
             self.context = spnego.server(protocol='negotiate')
         try:
             out = _UserFile.step(self.context, token)
-        except (SpnegoError, ValueError, KeyError, struct.error):
+        except (SpnegoError, ValueError, KeyError, struct.error) as exc:
+            self._record_refusal(token, exc)
             return self._reject()
         headers = [('WWW-Authenticate', f'{scheme} {base64.b64encode(out).decode()}')] if out else []
         if not self.context.complete:
             return AuthOutcome('handshake', 401, headers)
+        if not self._protocol_allowed():
+            return self._reject()
         principal = self.context.client_principal
         if not self.policy.principal_ok(principal):
             return self._reject()
         self.principal = principal
+        self._record_login()
         if not has_body:
             return AuthOutcome('handshake', 200, headers, principal)
         return AuthOutcome('ok', None, headers, principal)
+
+    def _protocol_allowed(self) -> bool:
+        """NTLM only where the host allows it; Kerberos only with a keytab."""
+        return self.policy.kerberos is not None if self.kerberos else self.policy.ntlm
+
+    def _record_login(self) -> None:
+        if self.kerberos and self.policy.kerberos is not None:
+            delegated = bool(self.context.context_attr & ContextReq.delegate)
+            self.policy.kerberos.login(self.policy.host, self.principal or '', delegated)
+
+    def _record_refusal(self, token: bytes, exc: Exception) -> None:
+        """Keep the acceptor's reason for a refused Kerberos token (tests read it; the client only sees 401)."""
+        if self.policy.kerberos is not None and not token.startswith(b'NTLMSSP\0'):
+            self.policy.kerberos.refuse(self.policy.host, str(exc))
 
     # Message encryption (MS-WSMV 2.2.9.1.1, as pywinrm frames it)
 
@@ -219,8 +275,10 @@ class ConnectionAuth:
         message = b''
         for index in range(0, len(parts), 2):
             header, payload = parts[index], parts[index + 1]
-            if PROTOCOL.encode() not in header or b'Length=' not in header:
+            protocol = next((name for name in PROTOCOLS if name.encode() in header), None)
+            if protocol is None or b'Length=' not in header:
                 raise EncryptionError('encrypted part header lacks the protocol or the original length')
+            self.protocol = protocol
             try:
                 expected = int(header.split(b'Length=')[1].split(b'\r\n')[0].strip())
             except ValueError as exc:
@@ -232,7 +290,7 @@ class ConnectionAuth:
             if sig_len > len(data) - 4:
                 raise EncryptionError('signature length exceeds the payload')
             try:
-                plain = self.context.unwrap(data[4:4 + sig_len] + data[4 + sig_len:]).data
+                plain = self._unseal(data[4:4 + sig_len], data[4 + sig_len:])
             except SpnegoError as exc:
                 raise EncryptionError(f'cannot decrypt: {exc}') from exc
             if len(plain) != expected:
@@ -240,13 +298,25 @@ class ConnectionAuth:
             message += plain
         return message
 
+    def _unseal(self, signature: bytes, data: bytes) -> bytes:
+        if self.kerberos:
+            return self.context.unwrap_winrm(signature, data)
+        return self.context.unwrap(signature + data).data
+
+    def _seal(self, message: bytes) -> tuple[bytes, bytes]:
+        """(signature, encrypted data): NTLM's 16-byte signature, or Kerberos' wrap token header."""
+        if self.kerberos:
+            sealed = self.context.wrap_winrm(message)
+            return sealed.header, sealed.data
+        sealed = self.context.wrap(message, encrypt=True).data
+        return sealed[:16], sealed[16:]
+
     def wrap(self, message: bytes) -> bytes:
         """Encrypt a reply in the same framing."""
-        sealed = self.context.wrap(message, encrypt=True).data
-        signature, data = sealed[:16], sealed[16:]
+        signature, data = self._seal(message)
         return (
             BOUNDARY + b'\r\n'
-            + f'\tContent-Type: {PROTOCOL}\r\n'.encode()
+            + f'\tContent-Type: {self.protocol}\r\n'.encode()
             + f'\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length={len(message)}\r\n'.encode()
             + BOUNDARY + b'\r\n' + _OCTET
             + struct.pack('<I', len(signature)) + signature + data

@@ -1,0 +1,92 @@
+# Copyright (c) vmgate.hyperv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""pytest fixtures for the Kerberos tests (tests/integration/test_kdc_*.py):
+
+    from kdc.pytest_fixtures import kdc, kdc_lab, kdc_session  # noqa: F401  pylint: disable=unused-import
+
+kdc_session  one KDC per pytest process (xdist: per worker) in a temporary directory, its variables in os.environ
+             for the session (KRB5_CONFIG, KRB5CCNAME, KRB5_KTNAME, ...) and restored after it; stopped at the end.
+kdc          that KDC with an empty credential cache for this test.
+kdc_lab      the demo lab accepting Kerberos (besides NTLM and Basic), reset for this test, with the KDC.
+
+Without the Kerberos tools or Python modules the tests are skipped with one line saying what is missing and how
+to get it; under CI (CI=true, as .ci/run runs) they fail instead, because there `./dev setup` must have them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import shutil
+
+import pytest
+
+from hvsim import kerberos
+from hvsim.pytest_fixtures import DEMO_LAB, MIGRATION_S
+from hvsim.simulator import Simulator
+from kdc import Kdc, KdcError, missing
+
+# Every demo host's FQDN has an SPN with a key in hvsim's keytab, as has localhost; other.lab.example is a service
+# the KDC knows and hvsim holds no key for (a ticket for the wrong service).
+DEMO_FQDNS = ('hv-old-01.lab.example', 'hv-old-02.lab.example', 'hv-new-01.lab.example', 'hv-new-02.lab.example')
+SERVICES = ('localhost',) + DEMO_FQDNS
+WRONG_SERVICE = 'other.lab.example'
+
+
+def unavailable(problem: str) -> None:
+    """Skip with one line; under CI fail, since ./dev setup must have installed what the tests need."""
+    if os.environ.get('CI', '').lower() == 'true':
+        pytest.fail(f'Kerberos tests cannot run in CI: {problem}', pytrace=False)
+    pytest.skip(f'Kerberos tests skipped: {problem}')
+
+
+@pytest.fixture(scope='session')
+def kdc_session():
+    """A running KDC for the whole session, its variables exported."""
+    problem = missing()
+    if problem:
+        unavailable(problem)
+    directory = tempfile.mkdtemp(prefix='vmgate-kdc-')
+    server = Kdc(directory, services=SERVICES, others=(WRONG_SERVICE,))
+    saved = {name: os.environ.get(name) for name in server.env}
+    try:
+        server.start()
+    except KdcError as exc:
+        shutil.rmtree(directory, ignore_errors=True)
+        unavailable(str(exc))
+    os.environ.update(server.env)
+    yield server
+    server.stop()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def kdc(kdc_session):  # pylint: disable=redefined-outer-name
+    """The session's KDC, with no ticket in the cache when the test starts."""
+    kdc_session.kdestroy()
+    yield kdc_session
+    kdc_session.kdestroy()
+
+
+@pytest.fixture(scope='session')
+def kdc_lab_session(kdc_session):  # pylint: disable=redefined-outer-name
+    """The demo lab (HTTP and HTTPS) whose hosts also accept Kerberos with the KDC's keytab."""
+    simulator = Simulator.from_lab(DEMO_LAB, https=True, migration_duration_s=MIGRATION_S)
+    simulator.start()
+    kerberos.enable(simulator, kerberos.KerberosService(str(kdc_session.keytab)))
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def kdc_lab(kdc_lab_session, kdc):  # pylint: disable=redefined-outer-name
+    """The Kerberos demo lab in its initial state, its Kerberos record empty; the KDC's cache empty."""
+    kdc_lab_session.reset()
+    kdc_lab_session.kerberos.clear()
+    yield kdc_lab_session
+    kdc_lab_session.clear_faults()

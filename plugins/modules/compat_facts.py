@@ -40,6 +40,8 @@ options:
       - The optional parts to read, each one request per host. V(host_vectors) is the host's own compatibility
         vectors, which a host needs when it is a destination. V(migration_settings) is whether live migration is
         enabled and the limits on simultaneous migrations. V(configuration_versions) is the VMs' configuration versions.
+        V(cluster) is the host's failover cluster (C(root/MSCluster)) and each VM's role in it: one request on a host
+        that is no cluster node, five on a node.
       - V(all) reads every part and V(min) none. A name that starts with V(!) leaves that part out, and a list of
         such exclusions alone starts from V(all). This follows the rules of C(ansible.builtin.setup).
       - The migration service, and the VMs asked for with their state and vectors, are always read.
@@ -121,7 +123,7 @@ ansible_facts:
           description: The optional parts that were read (see O(gather_subset)); what the others fill in is null.
           type: list
           elements: str
-          sample: [configuration_versions, host_vectors, migration_settings]
+          sample: [cluster, configuration_versions, host_vectors, migration_settings]
         host:
           description: The host.
           type: dict
@@ -177,6 +179,24 @@ ansible_facts:
                     The service's key properties, with which later tasks (M(vmgate.hyperv.compat_check)) call its
                     methods without reading it again.
                   type: dict
+            cluster_node:
+              description: Whether the host is a node of a failover cluster; null unless O(gather_subset) includes V(cluster).
+              type: bool
+            cluster:
+              description: The host's failover cluster; null when it is no cluster node or the cluster was not read.
+              type: dict
+              contains:
+                name:
+                  description: The cluster's name (C(MSCluster_Cluster.Name)).
+                  type: str
+                node:
+                  description: This host's node name in the cluster.
+                  type: str
+                nodes:
+                  description: >-
+                    Every node by name, with its C(state) (V(up), V(down), V(paused), V(joining), V(unknown)) and its
+                    C(drain_status) (V(not initiated), V(in progress), V(completed), V(failed)).
+                  type: dict
         vms:
           description: The VMs asked for, in the order asked (all VMs for V(all)).
           type: list
@@ -211,4 +231,12 @@ ansible_facts:
               description: How the host sent the blob (V(base64) or V(array)), so it can be sent back the same way.
               type: str
               returned: when O(include_blob=true)
+            cluster:
+              description: >-
+                The VM's role in the host's failover cluster: C(cluster), C(group), C(resource), C(owner_node),
+                C(state) (the resource's), C(migration_state) (V(none), V(setup), V(data transfer), V(move),
+                V(canceled), V(failure)), C(possible_owners) and C(preferred_owners); null when the VM is not
+                clustered or O(gather_subset) leaves out V(cluster).
+              type: dict
+              returned: when O(gather_subset) includes V(cluster)
 """

@@ -95,9 +95,12 @@ def test_ntlm_with_message_encryption_over_http(hvsim_lab, gather):
     assert db01["compatibility_info_encoding"] == "array"  # HV-NEW-01 sends uint8[] an element per byte
     assert db01["compatibility_info"] and db01["compatibility_info"] != batch01["compatibility_info"]
 
-    # The documented cost: 4 enumerations, one vector Invoke per system (host + 2 VMs), one blob Invoke per VM.
+    # The documented cost: 4 enumerations, one more for the failover cluster (this host is no cluster node), one
+    # vector Invoke per system (host + 2 VMs), one blob Invoke per VM.
     counters = hvsim_lab.counters("HV-NEW-01")
-    assert enumerations(counters) == 4, counters
+    assert enumerations(counters) == 5 and counters["Enumerate:MSCluster_Resource"] == 1, counters
+    assert host["cluster_node"] is False and host["cluster"] is None
+    assert db01["cluster"] is None and batch01["cluster"] is None
     assert counters["Invoke:GetSystemCompatibilityVectors"] == 3
     assert counters["Invoke:GetSystemCompatibilityInfo"] == 2
     assert hvsim_lab.auth_counters("HV-NEW-01"), "NTLM authenticated"
@@ -111,20 +114,22 @@ def test_basic_over_https_validates_the_certificate(hvsim_lab, gather):
     assert "include_blob" not in facts["vms"][0] and "compatibility_info" not in facts["vms"][0]
 
 
-def test_host_only_costs_two_enumerations_and_one_invoke(hvsim_lab, gather):
+def test_host_only_costs_three_enumerations_and_one_invoke(hvsim_lab, gather):
     result, facts = gather(hvsim_lab, "HV-OLD-02", {})
     assert result.returncode == 0, result.stdout
     assert facts["vms"] == [] and facts["host"]["migration_service"]["live_migration_enabled"] is False
     assert hvsim_lab.counters("HV-OLD-02") == {
         "Enumerate:Msvm_VirtualSystemMigrationService": 1,
         "Enumerate:Msvm_VirtualSystemMigrationServiceSettingData": 1,
+        "Enumerate:MSCluster_Resource": 1,  # the failover cluster: this host is no node
         "Invoke:GetSystemCompatibilityVectors": 1,
     }
 
 
 @pytest.mark.parametrize("subset, parts", [
     (["min"], []),
-    (["!host_vectors", "!configuration_versions"], ["migration_settings"]),
+    (["!host_vectors", "!configuration_versions", "!cluster"], ["migration_settings"]),
+    (["min", "cluster"], ["cluster"]),
     (["min", "host_vectors"], ["host_vectors"]),
 ])
 def test_gather_subset_reads_only_the_parts_asked_for(hvsim_lab, gather, subset, parts):
@@ -139,6 +144,8 @@ def test_gather_subset_reads_only_the_parts_asked_for(hvsim_lab, gather, subset,
     assert ("Enumerate:Msvm_VirtualSystemMigrationServiceSettingData" in counters) == ("migration_settings" in parts)
     assert ("Enumerate:Msvm_VirtualSystemSettingData" in counters) == ("configuration_versions" in parts)
     assert counters["Invoke:GetSystemCompatibilityVectors"] == 1 + ("host_vectors" in parts)  # the VM's, and the host's
+    assert ("Enumerate:MSCluster_Resource" in counters) == ("cluster" in parts)
+    assert facts["host"]["cluster_node"] is (False if "cluster" in parts else None)
     service = facts["host"]["migration_service"]
     if "migration_settings" in parts:
         assert service["live_migration_enabled"] is True and service["max_vm_migrations"] == 2
@@ -154,7 +161,7 @@ def test_an_unknown_gather_subset_is_refused_before_any_request(hvsim_lab, gathe
     hvsim_lab.reset_counters()
     result, facts = gather(hvsim_lab, "HV-OLD-01", {"gather_subset": ["host_vectors", "!vms"]})
     assert result.returncode != 0 and facts is None
-    assert "gather_subset: '!vms' is not one of all, min, host_vectors, migration_settings, configuration_versions" \
+    assert "gather_subset: '!vms' is not one of all, min, host_vectors, migration_settings, configuration_versions, cluster" \
         in task_failure(result)
     assert hvsim_lab.request_count("HV-OLD-01") == 0
 

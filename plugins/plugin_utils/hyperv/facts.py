@@ -5,7 +5,7 @@
 Cost with every part gathered: two enumerations (the migration service and its settings), two more
 when VMs are asked for (their Msvm_ComputerSystem, and their settings data for the configuration
 version), then one Invoke per system whose vectors are read (the host and each VM) and one per VM
-blob asked for. Each optional part left out (see SUBSETS) saves its request; what it would have
+blob asked for; the failover cluster costs one enumeration on a host that is no cluster node, five on a node. Each optional part left out (see SUBSETS) saves its request; what it would have
 filled in is None.
 
 The per-VM reads may be spread over more clients (connections of their own to the same host): the same
@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 import typing as t
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import spread
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import cluster_view, spread
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.failures import step
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import (
     SERVICE_KEYS,
@@ -58,7 +58,7 @@ def select_vms(requested: list[str], candidates: list[dict[str, t.Any]], where: 
 
 # The optional parts of the facts, each one request (per host, not per VM). Always read: the migration service
 # (its keys let every method be called) and the VMs asked for, with their vectors and state.
-SUBSETS = ("host_vectors", "migration_settings", "configuration_versions")
+SUBSETS = ("host_vectors", "migration_settings", "configuration_versions", "cluster")
 
 
 def resolve_subset(requested: list[str]) -> frozenset[str]:
@@ -129,6 +129,7 @@ def gather_systems(api: HyperVHost, selected: list[dict[str, t.Any]], include_bl
     if "host_vectors" in subset:
         with step("reading the host's compatibility vectors"):
             host_vectors = api.vectors(host)
+    view = cluster_view.read(api.client, preferred=True) if "cluster" in subset else None
     facts: dict[str, t.Any] = {
         "gathered_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "gather_subset": sorted(subset),
@@ -138,6 +139,8 @@ def gather_systems(api: HyperVHost, selected: list[dict[str, t.Any]], include_bl
             "endpoint": api.client.endpoint,
             "vectors": host_vectors,
             "migration_service": migration_service_facts(service, settings),
+            "cluster_node": None if "cluster" not in subset else view is not None,
+            "cluster": _host_cluster(view, host.get("Name")),
         },
         "vms": spread.in_order(
             lambda reader, vm: _vm_facts(reader, vm, versions.get(str(vm.get("Name"))), include_blob),
@@ -146,7 +149,29 @@ def gather_systems(api: HyperVHost, selected: list[dict[str, t.Any]], include_bl
             [api, *(api.alongside(client) for client in more_clients[:max(0, len(selected) - 1)])],
         ),
     }
+    if "cluster" in subset:
+        for entry in facts["vms"]:
+            entry["cluster"] = _vm_cluster(view, entry["id"])
     return facts
+
+
+def _host_cluster(view: dict[str, t.Any] | None, computer_name: t.Any) -> dict[str, t.Any] | None:
+    """The host's failover cluster: its name, this host's node, and every node's state (None: not a node)."""
+    if view is None:
+        return None
+    node = next((name for name in view["nodes"] if str(computer_name or "").lower() == name.lower()), None)
+    return {"name": view["name"], "node": node,
+            "nodes": {name: {"state": facts["state"], "drain_status": facts["drain_status"]}
+                      for name, facts in view["nodes"].items()}}
+
+
+def _vm_cluster(view: dict[str, t.Any] | None, vm_id: t.Any) -> dict[str, t.Any] | None:
+    """The VM's role in the cluster (None: not clustered, or the host is no cluster node)."""
+    role = (view or {}).get("vms", {}).get(str(vm_id or "").strip("{}").upper())
+    if role is None:
+        return None
+    keys = ("group", "resource", "owner_node", "state", "migration_state", "possible_owners", "preferred_owners")
+    return {"cluster": view["name"], **{key: role.get(key) for key in keys}}  # type: ignore[index]
 
 
 def vm_identity(vm: dict[str, t.Any]) -> dict[str, t.Any]:

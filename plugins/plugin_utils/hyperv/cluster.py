@@ -166,7 +166,7 @@ class FailoverCluster:
             if is_not_a_cluster_node(exc):
                 raise NotAClusterNode(self.client.endpoint, exc) from None
             code = win32_code(exc)
-            if code is None:
+            if code is None or exc.access_denied:  # access denied keeps its kind: failures.describe() explains it
                 raise
             raise ClusterCallFailed(method, code, str(exc)) from exc
         returned = output.get("ReturnValue")

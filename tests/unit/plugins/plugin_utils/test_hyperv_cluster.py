@@ -532,6 +532,13 @@ def test_a_refusal_fault_carries_its_win32_code(wmi_code, expected):
     assert failure.value.win32_code == expected
 
 
+def test_access_denied_on_a_method_stays_a_wsman_fault():
+    cluster, _client = canned(ACCESS_DENIED)
+    with pytest.raises(WSManFault) as failure:
+        cluster.move_group("sql01", "HVC-N2")
+    assert failure.value.access_denied and not isinstance(failure.value, ClusterCallFailed)
+
+
 def test_win32_code_from_the_wsman_fault_code_when_wmi_has_none():
     assert win32_code(WSManFault("x", wsman_code=5050)) == 5050
     assert win32_code(WSManFault("x", wsman_code=2150858752, wmi_code=None)) is None

@@ -27,7 +27,7 @@ import spnego
 from spnego import ContextReq
 from spnego.exceptions import SpnegoError
 
-from hvsim.kerberos import KerberosService, realm_user, same_account
+from hvsim.kerberos import KerberosService, realm_user, refusal_reason, same_account
 
 BOUNDARY = b'--Encrypted Boundary'
 PROTOCOL = 'application/HTTP-SPNEGO-session-encrypted'
@@ -230,7 +230,8 @@ class ConnectionAuth:
             self.context = spnego.server(protocol='negotiate')
         try:
             out = _UserFile.step(self.context, token)
-        except (SpnegoError, ValueError, KeyError, struct.error) as exc:
+        except (SpnegoError, ValueError, KeyError, struct.error, AttributeError) as exc:
+            # AttributeError: pyspnego's gssapi acceptor when MIT refuses the AP-REQ
             self._record_refusal(token, exc)
             return self._reject()
         headers = [('WWW-Authenticate', f'{scheme} {base64.b64encode(out).decode()}')] if out else []
@@ -259,7 +260,7 @@ class ConnectionAuth:
     def _record_refusal(self, token: bytes, exc: Exception) -> None:
         """Keep the acceptor's reason for a refused Kerberos token (tests read it; the client only sees 401)."""
         if self.policy.kerberos is not None and not token.startswith(b'NTLMSSP\0'):
-            self.policy.kerberos.refuse(self.policy.host, str(exc))
+            self.policy.kerberos.refuse(self.policy.host, refusal_reason(token, str(exc)))
 
     # Message encryption (MS-WSMV 2.2.9.1.1, as pywinrm frames it)
 

@@ -113,3 +113,17 @@ def _policy_with_kerberos(lab_policy, service: KerberosService, methods: tuple[s
         return dataclasses.replace(policy, kerberos=service, host=host)
     return dataclasses.replace(policy, basic='basic' in methods, negotiate=True, ntlm='ntlm' in methods,
                                kerberos=service if 'kerberos' in methods else None, host=host)
+
+
+def refusal_reason(token: bytes, fallback: str) -> str:
+    """Why MIT's acceptor refuses a token, in its words ('Clock skew too great', 'Wrong principal in request', ...).
+
+    pyspnego hides the GSS status of a failed accept behind an AttributeError, so the token is offered once more,
+    to gss_accept_sec_context directly, only to read the reason."""
+    try:
+        import gssapi.raw  # pylint: disable=import-outside-toplevel
+        gssapi.raw.accept_sec_context(token)
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # any GSSError is the answer
+        said = getattr(exc, 'gen_message', lambda: str(exc))()
+        return said.rpartition('Minor (')[2].partition('): ')[2] or said  # MIT's own words, without the codes
+    return fallback

@@ -96,10 +96,14 @@ class Kdc:
         if self.services:
             self._run(['kadmin.local', '-r', self.realm, '-q',
                        'ktadd -k {} -norandkey {}'.format(self.keytab, ' '.join(f'HTTP/{name}' for name in self.services))])
-        self.process = subprocess.Popen([tool('krb5kdc'), '-n', '-r', self.realm], env=self.env,
+        self.start_again()
+        return self
+
+    def start_again(self) -> None:
+        """Run krb5kdc again on the same port and database (after stop())."""
+        self.process = subprocess.Popen([tool('krb5kdc'), '-n', '-r', self.realm], env=self.full_env(),
                                         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         self._wait_listening()
-        return self
 
     def stop(self) -> None:
         """Stop krb5kdc (the directory stays: its owner removes it)."""

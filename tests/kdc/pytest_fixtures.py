@@ -90,3 +90,21 @@ def kdc_lab(kdc_lab_session, kdc):  # pylint: disable=redefined-outer-name
     kdc_lab_session.kerberos.clear()
     yield kdc_lab_session
     kdc_lab_session.clear_faults()
+
+
+@pytest.fixture
+def kdc_factory(kdc):  # pylint: disable=redefined-outer-name
+    """kdc_factory(lab=DEMO_LAB, methods=None, **simulator_options) -> a started simulator accepting Kerberos,
+    offering only `methods` (e.g. ('kerberos',)) when given; stopped after the test."""
+    started = []
+
+    def start(lab=DEMO_LAB, methods=None, **kwargs) -> Simulator:
+        kwargs.setdefault('migration_duration_s', MIGRATION_S)
+        simulator = Simulator.from_lab(lab, **kwargs)
+        started.append(simulator)
+        simulator.start()
+        return kerberos.enable(simulator, kerberos.KerberosService(str(kdc.keytab)), methods)
+
+    yield start
+    for simulator in started:
+        simulator.stop()

@@ -12,11 +12,13 @@ from __future__ import annotations
 import time
 import typing as t
 
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman import kerberos
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman import soap as wsman_xml
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.settings import WinRMSettings
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import (
     AuthenticationError,
     CertificateError,
+    KerberosError,
     ResponseError,
     TransportError,
     WSManError,
@@ -88,6 +90,7 @@ class WSManClient:
 
     def _transport(self) -> t.Any:
         if self._protocol is None:
+            self._kerberos_login()
             protocol = Protocol(**self.settings.protocol_kwargs())
             session = protocol.transport.build_session()  # authenticates when encryption needs it
             adapter = session.get_adapter(self.endpoint)
@@ -100,6 +103,20 @@ class WSManClient:
             adapter.build_response = bounded_build_response  # same adapter: keeps the authenticated connection
             self._protocol = protocol
         return self._protocol.transport
+
+    def _kerberos_login(self) -> None:
+        """With transport kerberos and a password, get the ticket pywinrm will use (it cannot use a password)."""
+        settings = self.settings
+        if settings.transport == "kerberos" and settings.password and settings.username:
+            try:
+                kerberos.use_password(settings.username, settings.password, settings.kerberos_delegation)
+            except kerberos.KerberosLoginError as exc:
+                raise KerberosError(f"{self.endpoint}: {exc}", endpoint=self.endpoint) from None
+
+    def _kerberos_message(self, text: str) -> str:
+        settings = self.settings
+        return kerberos.explain(text, host=settings.host, username=settings.username,
+                                spn_host=settings.kerberos_hostname_override)
 
     def _post(self, document: str) -> bytes:
         """Send one envelope. After a transport failure, or when the session sat idle long enough for the
@@ -121,7 +138,12 @@ class WSManClient:
         try:
             return self._transport().send_message(document)
         except InvalidCredentialsError:
+            if self.settings.transport == "kerberos":
+                message = kerberos.rejected(self.settings.host, self.settings.kerberos_hostname_override)
+                raise KerberosError(f"{where}: {message}", endpoint=where) from None
             raise AuthenticationError(f"{where} rejected the credentials (HTTP 401)", endpoint=where) from None
+        except KerberosError:
+            raise
         except WinRMTransportError as exc:
             return self._error_reply(exc)
         except _ResponseTooLarge as exc:
@@ -134,6 +156,14 @@ class WSManClient:
         except WinRMError as exc:
             raise TransportError(f"{where}: {exc}", endpoint=where) from None
         except Exception as exc:  # pylint: disable=broad-exception-caught  # e.g. NTLM/decryption errors
+            if isinstance(exc, PermissionError) and "NTLM challenge" in str(exc):
+                raise AuthenticationError(
+                    f"{where} did not take NTLM (HTTP 401 without an NTLM challenge): the host accepts Kerberos only, "
+                    "as in a domain that turned NTLM off. Fix: use transport kerberos (ansible_winrm_transport="
+                    "kerberos, ansible_user USER@REALM) and the host's FQDN.", endpoint=where) from None
+            kerberos_text = kerberos.transport_error_text(exc)
+            if kerberos_text is not None:  # pykerberos' own words: not worth another try, but worth explaining
+                raise KerberosError(f"{where}: {self._kerberos_message(kerberos_text)}", endpoint=where) from None
             raise TransportError(f"{where}: {type(exc).__name__}: {_cause(exc)}", endpoint=where) from None
 
     def _error_reply(self, exc: t.Any) -> t.NoReturn:

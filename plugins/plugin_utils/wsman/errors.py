@@ -35,6 +35,11 @@ class AuthenticationError(WSManError):
     """HTTP 401: the host rejected the credentials."""
 
 
+class KerberosError(AuthenticationError):
+    """Kerberos failed, on the controller (no ticket, unknown realm or SPN, KDC unreachable, clock skew) or at
+    the host (HTTP 401 to the ticket); the message names the cause and the fix (wsman/kerberos.py)."""
+
+
 class CertificateError(WSManError):
     """The host's TLS certificate failed validation."""
 

@@ -233,3 +233,22 @@ class Kdc:
 
     def _log_tail(self) -> str:
         return self.log.read_text(encoding='utf-8', errors='replace')[-2000:] if self.log.exists() else '(no log)'
+
+
+def ticket_forms(ccache: str | os.PathLike) -> list[bytes]:
+    """Every ticket in a credential cache as it could leak: raw, hex, and base64 (a part of a larger base64 text,
+    such as an Authorization header, has one of three alignments, so each is trimmed to what all of them share)."""
+    import base64  # pylint: disable=import-outside-toplevel
+    import krb5  # pylint: disable=import-outside-toplevel
+
+    context = krb5.init_context()
+    cache = krb5.cc_resolve(context, f'FILE:{ccache}'.encode())
+    forms = []
+    for credential in cache:
+        ticket = bytes(credential.ticket)
+        if len(ticket) < 64:
+            continue  # a cache's configuration entries (e.g. the KDC time offset) hold no ticket
+        forms += [ticket, ticket.hex().encode()]
+        for shift in range(3):
+            forms.append(base64.b64encode(ticket[shift:])[4:-4])
+    return forms

@@ -45,14 +45,19 @@ class ActionModule(HyperVAction):
         if args["move_poll"] <= 0 or (args["parallel"] is not None and args["parallel"] < 1):
             raise AnsibleActionFail("move_poll must be more than 0 seconds and parallel at least 1")
         with GateReads(self, task_vars, args["namespace"]) as reads:
-            entries = WaveRun(reads, request, inventory, check_mode=self._task.check_mode, cap=args["parallel"],
-                              move_poll=args["move_poll"], say=display.display).run(group_hosts)
+            run = WaveRun(reads, request, inventory, check_mode=self._task.check_mode, cap=args["parallel"],
+                          move_poll=args["move_poll"], say=display.display)
+            entries = run.run(group_hosts)
         report = wave.report(entries, request.gate["mode"], self._task.check_mode)
+        report["cluster_drain"] = run.cluster_drain  # a drained cluster node: paused once every VM moved
+        pause_failed = bool(run.cluster_drain and run.cluster_drain["failed"])
+        if pause_failed:
+            report["message"] = "\n\n".join(filter(None, [report["message"], run.cluster_drain["msg"]]))
         if report["message"] and not PRINTS_FAILURES:  # readable at a terminal on every core
             display.display(report["message"], stderr=True)
         moved = any(decision.get("moved") for decision in report["decisions"].values())
         # Published as set_stats publishes (AWX's artifacts), and kept as a fact for a play that follows.
-        return {"changed": moved, **report,
+        return {"changed": moved, **report, **({"failed": True, "msg": report["message"]} if pause_failed else {}),
                 "ansible_facts": {"migration_gate_decisions": report["decisions"]},
                 "ansible_stats": {"data": {"migration_gate_decisions": report["decisions"]},
                                   "per_host": False, "aggregate": False}}

@@ -16,6 +16,12 @@ description:
     confirms the VM runs on the destination in the state it had before.
   - It does not decide whether the move is wise; put the C(vmgate.hyperv.migration_gate) role or
     M(vmgate.hyperv.compat_check) in front of it.
+  - A VM that is a role of a failover cluster moves through its cluster
+    (C(MSCluster_ResourceGroup.MoveToNewNodeParams), a live migration that returns the VM to its node on error), and
+    the move is followed on the role's owner node and C(MigrationState). It is never moved with
+    C(MigrateVirtualSystemToHost), which would move it behind the cluster's back; a destination that is not a node of
+    its cluster, or that the cluster would refuse (down, paused, not a possible owner), fails the task and nothing is
+    sent. Asking the source's cluster costs one request on a host that is no cluster node.
   - Idempotent. A VM already on the destination is reported V(ok), not changed.
   - The migration request is sent once. After a transport failure it asks the hosts which job runs for the VM and
     where the VM is, and reports that; it never sends the request again. A job that cannot be read while it runs is
@@ -160,4 +166,8 @@ limit_waited:
   description: Seconds from the first such refusal to the request that was accepted (V(0) without a refusal).
   returned: success
   type: float
+through_cluster:
+  description: The failover cluster that moved the VM (a clustered VM), or null (Hyper-V moved it).
+  returned: success
+  type: str
 """

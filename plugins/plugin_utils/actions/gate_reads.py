@@ -52,6 +52,7 @@ class GateReads(contextlib.AbstractContextManager):
         self._listed: dict[str, list[dict[str, t.Any]]] = {}  # host -> its Msvm_ComputerSystem instances (list_vms)
         self._clusters: dict[str, dict[str, t.Any] | None] = {}  # host -> its cluster's view, None if standalone
         self._clusters_lock = threading.Lock()
+        self._cluster_locks: dict[str, threading.Lock] = {}  # one read of a host's cluster at a time
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=MAX_PARALLEL_HOSTS,
                                                            thread_name_prefix="vmgate-gate")
 
@@ -141,19 +142,28 @@ class GateReads(contextlib.AbstractContextManager):
         node, or Failed. Read once per run: a view answers for every inventory host that is a node of that cluster.
         `fresh`: read again (a wave's queue, before moving a clustered VM that waited)."""
         hosts = list(dict.fromkeys(hosts))
+        with contextlib.ExitStack() as held:  # gates decided side by side read a host's cluster once, not each
+            for host in sorted(hosts):  # one order for every caller: no deadlock
+                held.enter_context(self._cluster_lock(host))
+            with self._clusters_lock:
+                missing = [host for host in hosts if fresh or host not in self._clusters]
+            read = self.each(missing, lambda session: session.run(lambda api: cluster_view.read(api.client)))
+            with self._clusters_lock:
+                for host, view in read.items():
+                    if not isinstance(view, Failed):
+                        self._remember_cluster(host, view, fresh)
+                return {host: read[host] if isinstance(read.get(host), Failed) else self._clusters[host] for host in hosts}
+
+    def _cluster_lock(self, host: str) -> threading.Lock:
         with self._clusters_lock:
-            missing = [host for host in hosts if fresh or host not in self._clusters]
-        read = self.each(missing, lambda session: session.run(lambda api: cluster_view.read(api.client)))
-        with self._clusters_lock:
-            for host, view in read.items():
-                if isinstance(view, Failed):
-                    continue
-                self._clusters[host] = view
-                if view is not None:  # its other nodes in the inventory see the same cluster
-                    for node_host in gate_cluster.node_hosts(view, self.inventory()).values():
-                        if fresh or node_host not in self._clusters:
-                            self._clusters[node_host] = view
-            return {host: read[host] if isinstance(read.get(host), Failed) else self._clusters[host] for host in hosts}
+            return self._cluster_locks.setdefault(host, threading.Lock())
+
+    def _remember_cluster(self, host: str, view: dict[str, t.Any] | None, fresh: bool) -> None:
+        self._clusters[host] = view
+        if view is not None:  # its other nodes in the inventory see the same cluster
+            for node_host in gate_cluster.node_hosts(view, self.inventory()).values():
+                if fresh or node_host not in self._clusters:
+                    self._clusters[node_host] = view
 
     def inventory(self) -> list[str]:
         return list((self._task_vars.get("groups") or {}).get("all") or [])

@@ -18,9 +18,10 @@ import typing as t
 
 from ansible.errors import AnsibleError
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions import move_run
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions import cluster_drain, move_run
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.gate_reads import Failed, GateReads
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.gate_run import TARGET_SUBSET, Gate
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import cluster as gate_cluster
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import decision as model
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import message as gate_message
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import request as gate_request
@@ -52,6 +53,7 @@ class WaveRun:
         self.move_poll = move_poll
         self.say = say
         self.ask_at_once = model.ASK_AT_ONCE
+        self.cluster_drain: dict[str, t.Any] | None = None  # a drained cluster node, paused once its VMs moved
 
     def run(self, group_hosts: list[str]) -> list[dict[str, t.Any]]:
         options = self.request.gate
@@ -87,13 +89,48 @@ class WaveRun:
                                                    thread_name_prefix="vmgate-gate") as pool:
             outcomes = list(pool.map(self._decide, entries))
         self.reads.forget_listings()  # from now on a VM is looked for on its host, as it is then
+        node = self._drained_cluster_node()
         if self.request.drain:  # the plan first: where each VM goes, and which can go nowhere, with why
             self.say("\n".join(wave.plan_lines(self.request.drain, [_as_decided(outcome) for outcome in outcomes], left)))
         movable = [outcome for outcome in outcomes if outcome["error"] is None and outcome["move"]]
+        held = wave.held_by_cluster_drain([_as_decided(outcome) for outcome in outcomes]) if node else None
+        if held:  # a cluster node is drained whole or not at all: nothing moves
+            self.say(held)
+            for outcome in movable:
+                outcome["decision"] = model.record_move(outcome["decision"], {"msg": held}, failed=True)
+            movable = []
         if movable:
             self._move_through_queue(movable)
-        return [{"vm": outcome["vm"], "decision": outcome["decision"], "error": outcome["error"]}
-                for outcome in outcomes]
+        decided = [{"vm": outcome["vm"], "decision": outcome["decision"], "error": outcome["error"]} for outcome in outcomes]
+        if node and not held and options["mode"] == "move" and wave.all_moved(decided):
+            self.cluster_drain = self._pause(*node)
+        return decided
+
+    def _drained_cluster_node(self) -> tuple[str, str] | None:
+        """(node, cluster) when the wave drains a node of a failover cluster."""
+        if not self.request.drain:
+            return None
+        view = self.reads.read_clusters([self.request.drain])[self.request.drain]
+        if not view or isinstance(view, Failed):
+            return None
+        node = gate_cluster.node_name(view, self.request.drain)
+        return (node, view["name"]) if node else None
+
+    def _pause(self, node: str, cluster: str) -> dict[str, t.Any]:
+        if self.check_mode:
+            msg = f"Check mode: cluster node {node} of {cluster} would now be paused with drain; nothing was sent."
+            self.say(msg)
+            return {"node": node, "cluster": cluster, "paused": False, "drain_status": None, "failed": False, "msg": msg}
+        session = self.reads.session(t.cast(str, self.request.drain))
+        if isinstance(session, Failed):
+            return {"node": node, "cluster": cluster, "paused": False, "drain_status": None, "failed": True,
+                    "msg": session.message}
+        try:
+            return cluster_drain.pause(session, node, cluster, timeout=self.request.move_timeout, poll=self.move_poll,
+                                       say=self.say)
+        except AnsibleError as exc:
+            return {"node": node, "cluster": cluster, "paused": None, "drain_status": None, "failed": True,
+                    "msg": f"Every running VM moved, but pausing cluster node {node} failed: {exc.message}"}
 
     def _decide(self, entry: dict[str, t.Any]) -> dict[str, t.Any]:
         """One VM's decision: {vm, decision, error, request, move (whether it is to be moved)}."""
@@ -224,7 +261,7 @@ class WaveRun:
             vm=decision["vm_id"], destination_host=None, migration_type=request.migration_type,
             destination_path=request.destination_path, timeout_s=self.request.move_timeout,
             poll_interval_s=self.move_poll, expected_state=decision["checks"]["state"]["value"],
-            limit_wait_s=request.limit_wait, limit_poll_s=request.limit_poll)
+            limit_wait_s=request.limit_wait, limit_poll_s=request.limit_poll, vm_name=decision["vm_name"])
         label = decision["vm_name"] or decision["vm"]
         self.say(f"{label}: moving from {decision['source']} to {decision['destination']}")
         with source.sibling() as own_source, destination.sibling() as own_destination:

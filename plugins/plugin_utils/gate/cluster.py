@@ -55,13 +55,11 @@ def node_hosts(view: t.Mapping[str, t.Any], inventory: t.Iterable[str]) -> dict[
 
 def default_candidates(view: t.Mapping[str, t.Any], role: t.Mapping[str, t.Any], inventory: t.Iterable[str]
                        ) -> tuple[list[str], list[str]]:
-    """Where a clustered VM may go when no host was named: the inventory hosts of its cluster's other nodes that are
-    up and possible owners of its resource. Also the nodes left out because the inventory lacks them."""
+    """Where a clustered VM may go when no host was named: the inventory hosts of its cluster's other nodes (those
+    the cluster would refuse stay, so that the decision says why not), and the other nodes the inventory lacks."""
     hosts = node_hosts(view, inventory)
-    usable = [node for node, facts in view["nodes"].items()
-              if node != role["owner_node"] and facts.get("state") in USABLE_NODE_STATES
-              and _may_own(role, node)]
-    return [hosts[node] for node in usable if node in hosts], [node for node in usable if node not in hosts]
+    others = [node for node in view["nodes"] if node.lower() != str(role["owner_node"]).lower()]
+    return [hosts[node] for node in others if node in hosts], [node for node in others if node not in hosts]
 
 
 def _may_own(role: t.Mapping[str, t.Any], node: str) -> bool:

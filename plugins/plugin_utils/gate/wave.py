@@ -157,6 +157,26 @@ def plan_lines(host: str, decisions: t.Sequence[t.Mapping[str, t.Any]], left: t.
     return lines
 
 
+def held_by_cluster_drain(decisions: t.Sequence[t.Mapping[str, t.Any]]) -> str | None:
+    """Why a failover-cluster node's drain moves nothing: it is drained whole or not at all, as Suspend-ClusterNode
+    -Drain does, so a VM that can go nowhere (and is not overridden) holds every move back. None: it may go on."""
+    stuck = [d["vm"] for d in decisions if not d.get("allowed")]
+    if not stuck:
+        return None
+    return (f"Nothing was moved: a cluster node is drained whole or not at all, and {', '.join(stuck)} can go nowhere "
+            "(see above). Act on the reasons, or run again with override_reason= to move them anyway.")
+
+
+def all_moved(entries: t.Sequence[t.Mapping[str, t.Any]]) -> bool:
+    """Every VM of the wave moved (or was already there), none stopped or failed."""
+    for entry in entries:
+        decision = entry.get("decision") or {}
+        move = decision.get("move") or {}
+        if entry.get("error") or not decision.get("allowed") or move.get("failed"):
+            return False
+    return True
+
+
 def _whole_number(value: t.Any) -> int | None:
     """An integer, or a string of one (as -e sends it); None for anything else (a boolean, 2.5, "ten")."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):

@@ -76,6 +76,7 @@ class MoveRequest:
     expected_state: int | None = None
     limit_wait_s: float = 0.0  # after a refusal for a host's migration limit, send again for up to this long
     limit_poll_s: float = 5.0  # waiting this long (plus up to a quarter, so waiting gates do not race in step)
+    vm_name: str | None = None  # the VM's name, for the messages of a VM asked for by its id
 
 
 @dataclasses.dataclass

@@ -48,12 +48,15 @@ def test_nodes_are_matched_to_inventory_hosts_by_name_first_label_or_computer_na
     assert cluster.node_hosts(VIEW, INVENTORY) == {"HVC-N1": "hvc-n1.lab.example", "HVC-N2": "HVC-N2", "HVC-N3": "hvc-n3"}
 
 
-def test_default_candidates_are_the_other_nodes_that_are_up_possible_owners_and_in_the_inventory():
+def test_default_candidates_are_the_other_nodes_of_the_cluster_in_the_inventory():
     role = VIEW["vms"][SQL01]
-    assert cluster.default_candidates(VIEW, role, INVENTORY) == (["HVC-N2", "hvc-n3"], [])
-    assert cluster.default_candidates(VIEW, VIEW["vms"][FILE01], INVENTORY) == (["HVC-N2"], [])
-    # a node that is up but not in the inventory is named, so that the decision can say why it was not considered
-    assert cluster.default_candidates(VIEW, role, ["HVC-N2"]) == (["HVC-N2"], ["HVC-N3"])
+    # HVC-N4 (paused, not in the inventory) and file01's non-owner HVC-N3 stay out of the hosts asked about only
+    # where the inventory lacks them: the cluster's refusals are reasons of the decision (node_problem)
+    assert cluster.default_candidates(VIEW, role, INVENTORY) == (["HVC-N2", "hvc-n3"], ["HVC-N4"])
+    assert cluster.default_candidates(VIEW, VIEW["vms"][FILE01], INVENTORY) == (["HVC-N2", "hvc-n3"], ["HVC-N4"])
+    assert cluster.default_candidates(VIEW, role, ["HVC-N2"]) == (["HVC-N2"], ["HVC-N3", "HVC-N4"])
+    assert cluster.default_candidates(VIEW, {**role, "owner_node": "hvc-n2"}, INVENTORY) == (
+        ["hvc-n1.lab.example", "hvc-n3"], ["HVC-N4"])  # the owner, case aside, is never its own candidate
 
 
 def test_node_problems_name_the_cause_and_the_remedy():

@@ -31,6 +31,12 @@ STAMP = VENV / 'requirements.sha256'
 CORE216_VENV = ROOT / '.venv-core216'
 CORE216_REQUIREMENTS = (ROOT / 'requirements-core216.txt', ROOT / 'requirements.txt')
 CORE216_STAMP = CORE216_VENV / 'requirements.sha256'
+# Kerberos: Debian's MIT KDC, client tools and headers (the tests run a KDC of their own, tests/kdc), then the
+# Python packages that compile against them.
+KERBEROS_REQUIREMENTS = (ROOT / 'requirements-kerberos.txt',)
+KERBEROS_STAMP = VENV / 'kerberos-requirements.sha256'
+KERBEROS_APT = ('krb5-kdc', 'krb5-admin-server', 'krb5-user', 'libkrb5-dev')
+KERBEROS_TOOLS = ('krb5kdc', 'kdb5_util', 'kadmin.local', 'kinit', 'krb5-config')
 
 BUILD = ROOT / 'build'
 COLLECTIONS = BUILD / 'collections'  # ANSIBLE_COLLECTIONS_PATH for playbooks and tests
@@ -108,6 +114,7 @@ def setup(core216: bool = True) -> None:
     link_collection()
     install_get_pip()
     install_chromium()
+    install_kerberos()
 
 
 def setup_core216() -> None:
@@ -154,6 +161,46 @@ def install_chromium() -> None:
     if subprocess.run(install, check=False, env=env).returncode:  # an image without package lists
         subprocess.run([apt, 'update', '-q'], check=False, env=env)
         subprocess.run(install, check=False, env=env)
+
+
+def apt_install(packages: tuple[str, ...] | list[str]) -> bool:
+    """apt-get install, after an update when the package lists are missing or stale; False when it failed."""
+    apt = shutil.which('apt-get')
+    if not apt or os.geteuid() != 0:
+        return False
+    env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
+    install = [apt, 'install', '-y', '-q', '--no-install-recommends', *packages]
+    if subprocess.run(install, check=False, env=env).returncode == 0:
+        return True
+    subprocess.run([apt, 'update', '-q'], check=False, env=env)
+    return subprocess.run(install, check=False, env=env).returncode == 0
+
+
+def kerberos_tools_missing() -> list[str]:
+    """The MIT Kerberos programs the tests' KDC needs that are not installed (the KDC's live in sbin)."""
+    path = os.pathsep.join([os.environ.get('PATH', ''), '/usr/sbin', '/usr/local/sbin'])
+    return [name for name in KERBEROS_TOOLS if shutil.which(name, path=path) is None]
+
+
+def install_kerberos() -> None:
+    """MIT Kerberos (KDC, admin tools, kinit, headers) with apt when missing, then requirements-kerberos.txt into
+    .venv when it changed. A failure is said here once; the Kerberos tests then skip, naming what is missing
+    (under CI they fail: there this step must work)."""
+    if kerberos_tools_missing():
+        print(f'Installing MIT Kerberos with apt-get ({" ".join(KERBEROS_APT)}), for the Kerberos tests ...')
+        if not apt_install(KERBEROS_APT) or kerberos_tools_missing():
+            print(f'MIT Kerberos could not be installed (missing: {", ".join(kerberos_tools_missing())}; apt-get as root '
+                  'is needed): the Kerberos tests (pytest -k kdc) will be skipped.')
+            return
+    digest = requirements_digest(KERBEROS_REQUIREMENTS)
+    if KERBEROS_STAMP.exists() and KERBEROS_STAMP.read_text(encoding='utf-8').strip() == digest:
+        return
+    print('Installing requirements-kerberos.txt (gssapi, krb5, pykerberos compile: a few minutes) ...')
+    pip = [str(VENV_PYTHON), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', str(KERBEROS_REQUIREMENTS[0])]
+    if subprocess.run(pip, check=False, cwd=ROOT).returncode:
+        print('requirements-kerberos.txt could not be installed (pip failed, above): the Kerberos tests will be skipped.')
+        return
+    KERBEROS_STAMP.write_text(digest + '\n', encoding='utf-8')
 
 
 def link_collection() -> None:

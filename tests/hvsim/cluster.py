@@ -336,7 +336,6 @@ def _start_queued(lab: Lab) -> None:
             _start(lab, move)
 
 
-
 def _finish_running(lab: Lab) -> None:
     """Moves whose job ended: the owner node changes, or MigrationState 5 and the group stays on its source."""
     for move in lab.cluster_moves:

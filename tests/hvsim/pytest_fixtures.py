@@ -10,6 +10,8 @@ hvsim_lab      the demo lab (HTTP and HTTPS listeners, migrations of MIGRATION_S
                VMs back where they started, no jobs, no faults, counters at zero. One simulator per pytest process.
 hvsim_session  that same simulator, without the per-test reset.
 hvsim_factory  start your own: hvsim_factory(lab=path_or_dict, https=True, ...) -> started Simulator, stopped at teardown.
+hvsim_cluster  the cluster lab (labs/cluster.yml: cluster HVC of HVC-N1..N3, standalone HV-SA-01), reset before each test;
+               hvsim_cluster_session is that simulator without the reset.
 Credentials: HVSIM_USER / HVSIM_PASSWORD (also sim.users[0]); the HTTPS CA: sim.ca_file.
 """
 
@@ -22,6 +24,7 @@ import pytest
 from hvsim.simulator import DEFAULT_PASSWORD, DEFAULT_USER, Simulator
 
 DEMO_LAB = Path(__file__).resolve().parent / 'labs' / 'demo.yml'
+CLUSTER_LAB = Path(__file__).resolve().parent / 'labs' / 'cluster.yml'
 HVSIM_USER = DEFAULT_USER
 HVSIM_PASSWORD = DEFAULT_PASSWORD
 MIGRATION_S = 0.5
@@ -42,6 +45,23 @@ def hvsim_lab(hvsim_session):  # pylint: disable=redefined-outer-name
     hvsim_session.reset()
     yield hvsim_session
     hvsim_session.clear_faults()
+
+
+@pytest.fixture(scope='session')
+def hvsim_cluster_session():
+    """The cluster lab, started once per pytest process (xdist: per worker)."""
+    simulator = Simulator.from_lab(CLUSTER_LAB, https=True, migration_duration_s=MIGRATION_S)
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def hvsim_cluster(hvsim_cluster_session):  # pylint: disable=redefined-outer-name
+    """The cluster lab in its initial state for this test: nodes up, groups on their nodes, no moves."""
+    hvsim_cluster_session.reset()
+    yield hvsim_cluster_session
+    hvsim_cluster_session.clear_faults()
 
 
 @pytest.fixture

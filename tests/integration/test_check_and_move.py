@@ -12,6 +12,8 @@ from integration.ansible_output import task_failure
 from hvsim.pytest_fixtures import (  # noqa: F401  pylint: disable=unused-import
     HVSIM_PASSWORD,
     HVSIM_USER,
+    hvsim_cluster,
+    hvsim_cluster_session,
     hvsim_factory,
     hvsim_lab,
     hvsim_session,
@@ -207,3 +209,29 @@ def test_a_job_outliving_the_timeout_is_reported_not_cancelled(hvsim_factory, pl
 def test_the_destination_must_be_in_the_inventory(hvsim_lab, play):
     message = task_failure(play(hvsim_lab, [move("web01", "HV-OLD-01", "hv-nowhere")])[0])
     assert "hv-nowhere: not a host of the inventory" in message
+
+
+def test_vm_move_moves_a_clustered_vm_through_its_cluster(hvsim_cluster, play):
+    result, registered = play(hvsim_cluster, [move("sql01", "HVC-N1", "HVC-N2")])
+    assert result.returncode == 0, result.stdout
+    moved = registered["move"]
+    assert moved["changed"] and moved["through_cluster"] == "HVC" and moved["final"]["host"] == "HVC-N2"
+    assert [call["method"] for call in hvsim_cluster.cluster_moves()] == ["MoveToNewNodeParams"]
+    assert hvsim_cluster.cluster_violations() == [] and hvsim_cluster.where("sql01") == "HVC-N2"
+    assert all("Invoke:MigrateVirtualSystemToHost" not in hvsim_cluster.counters(host) for host in hvsim_cluster.hosts)
+
+
+def test_vm_move_refuses_to_take_a_clustered_vm_out_of_its_cluster(hvsim_cluster, play):
+    result, _registered = play(hvsim_cluster, [move("sql01", "HVC-N1", "HV-SA-01")])
+    message = task_failure(result)
+    assert "sql01 is a role of failover cluster HVC: it moves only through the cluster, to one of its nodes." in message
+    assert "Hyper-V's MigrateVirtualSystemToHost would move it behind the cluster's back, so it was not sent" in message
+    assert hvsim_cluster.where("sql01") == "HVC-N1" and hvsim_cluster.cluster_moves() == []
+    assert hvsim_cluster.cluster_violations() == []
+
+
+def test_vm_move_moves_a_vm_that_is_not_clustered_on_a_node_with_hyper_v(hvsim_cluster, play):
+    result, registered = play(hvsim_cluster, [move("tools01", "HVC-N2", "HVC-N1")])
+    assert result.returncode == 0, result.stdout
+    assert registered["move"]["through_cluster"] is None and registered["move"]["job_id"]
+    assert hvsim_cluster.where("tools01") == "HVC-N1" and hvsim_cluster.cluster_moves() == []

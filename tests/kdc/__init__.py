@@ -39,7 +39,8 @@ def missing() -> str | None:
     absent = [name for name in TOOLS if tool(name) is None]
     try:
         import gssapi  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
-        import kerberos  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import  (pykerberos)
+        # pykerberos, which pywinrm's Kerberos transport uses
+        import kerberos  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
         import krb5  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
     except ImportError as exc:
         absent.append(f'Python module {exc.name}')

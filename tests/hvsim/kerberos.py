@@ -124,6 +124,6 @@ def refusal_reason(token: bytes, fallback: str) -> str:
         import gssapi.raw  # pylint: disable=import-outside-toplevel
         gssapi.raw.accept_sec_context(token)
     except Exception as exc:  # pylint: disable=broad-exception-caught  # any GSSError is the answer
-        said = getattr(exc, 'gen_message', lambda: str(exc))()
+        said = exc.gen_message() if hasattr(exc, 'gen_message') else str(exc)
         return said.rpartition('Minor (')[2].partition('): ')[2] or said  # MIT's own words, without the codes
     return fallback

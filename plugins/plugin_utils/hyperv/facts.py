@@ -5,7 +5,8 @@
 Cost with every part gathered: two enumerations (the migration service and its settings), two more
 when VMs are asked for (their Msvm_ComputerSystem, and their settings data for the configuration
 version), then one Invoke per system whose vectors are read (the host and each VM) and one per VM
-blob asked for; the failover cluster costs one enumeration on a host that is no cluster node, five on a node. Each optional part left out (see SUBSETS) saves its request; what it would have
+blob asked for. The failover cluster costs one enumeration on a host that is no cluster node, five on a
+node. Each optional part left out (see SUBSETS) saves its request; what it would have
 filled in is None.
 
 The per-VM reads may be spread over more clients (connections of their own to the same host): the same

@@ -139,3 +139,22 @@ def test_a_node_drain_in_check_mode_plans_and_sends_nothing(hvsim_cluster, migra
     assert "  sql01 -> HVC-N2" in result.stdout and "would now be paused with drain" in result.stdout
     assert hvsim_cluster.cluster_moves() == [] and hvsim_cluster.node_state("HVC-N1")["state"] == "up"
     assert sent(hvsim_cluster, "Invoke:Pause") == 0
+
+
+def test_a_cluster_move_that_fails_is_reported_with_the_vm_back_on_its_node(hvsim_cluster, migrate):
+    hvsim_cluster.inject("HVC-N1", "migration_fail", op="Invoke:MoveToNewNodeParams", percent=40, times=1)
+    result = migrate(hvsim_cluster, "vm=sql01", "destination=HVC-N2")
+    message = task_failure(result)
+    assert "MOVE FAILED" in message and "it is still on HVC-N1, where the cluster returned it" in message
+    assert hvsim_cluster.where("sql01") == "HVC-N1" and hvsim_cluster.cluster_group("sql01")["owner_node"] == "HVC-N1"
+    assert len(hvsim_cluster.cluster_moves()) == 1  # never sent again
+
+
+def test_a_lost_reply_to_the_cluster_move_is_followed_not_sent_again(hvsim_cluster, migrate):
+    hvsim_cluster.inject("HVC-N1", "drop", op="Invoke:MoveToNewNodeParams", phase="after", times=1)
+    result = migrate(hvsim_cluster, "vm=sql01", "destination=HVC-N2")
+    assert result.returncode == 0, result.stdout
+    decision = decisions(result)["sql01"]
+    assert decision["moved"] and "reply was lost" in decision["move"]["msg"] and "not sent again" in decision["move"]["msg"]
+    assert [move["state"] for move in hvsim_cluster.cluster_moves()] == ["completed"]
+    assert hvsim_cluster.where("sql01") == "HVC-N2"

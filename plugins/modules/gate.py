@@ -178,7 +178,15 @@ decision:
       description: The override's reason and the number of reasons it set aside; null unless overridden.
       type: dict
     checks:
-      description: What each check found, per host (state, vectors, Hyper-V, migration service, the wait).
+      description: >-
+        What each check found, per host (state, vectors, Hyper-V, the wait), and the migration services of the
+        source, the destination and the hosts Hyper-V was asked about.
+      type: dict
+    cluster:
+      description: >-
+        For a role of a failover cluster, the cluster as its source node sees it (C(name), C(group), C(resource),
+        C(owner_node), C(resource_state), C(migration_state), C(possible_owners), C(preferred_owners), every node's
+        state in C(nodes), and the C(baseline) of the nodes in C(baseline_nodes)); null for a VM that is not clustered.
       type: dict
     moved:
       description: False here; M(vmgate.hyperv.vm_move)'s outcome is added by the P(vmgate.hyperv.migration_outcome#filter) filter.

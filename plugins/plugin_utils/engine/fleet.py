@@ -1,13 +1,17 @@
 # Copyright (c) vmgate.hyperv contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The fleet report's content: every VM against every host, the cluster baseline, and host groups.
+"""The fleet report's content: every VM against every host, the fleet baseline, failover clusters, and host groups.
 
 A host group is a set of hosts no VM can tell apart: they report the same vector ids with the same
 values. check() compares a VM's vectors with the host's values only, so a VM compatible with one
 host of a group is compatible with all of them: within a group every VM moves freely, today and
 after it is restarted with other features. Hosts whose values differ in any id are in different
 groups, because some VM (an Equal vector on that id, or a VM carrying an id one host lacks) could
-run on one and not the other. Pure: no I/O, no Ansible; the templates only lay this out.
+run on one and not the other.
+
+A failover cluster moves a clustered VM (a role) only among its possible owners, and a drain sends it to one of
+them: so for each cluster the report names the roles that some possible owner cannot run, and where else they can
+go. Pure: no I/O, no Ansible; the templates only lay this out.
 """
 
 from __future__ import annotations
@@ -113,8 +117,9 @@ def _blocked(rows: list[dict[str, t.Any]], vms: dict[str, Profile], groups: list
     return list(found.values())
 
 
-def _host_info(name: str, entry: dict[str, t.Any], group: int, rows: list[dict[str, t.Any]]) -> dict[str, t.Any]:
-    """A host's group, its live-migration state as far as the facts tell it (None: not known), and its VMs."""
+def _host_info(name: str, entry: dict[str, t.Any], group: int, rows: list[dict[str, t.Any]],
+               cluster: dict[str, t.Any] | None) -> dict[str, t.Any]:
+    """A host's group, its live-migration state as far as the facts tell it (None: not known), its cluster, its VMs."""
     migration = entry.get("migration") if isinstance(entry.get("migration"), Mapping) else {}
     enabled, networks = migration.get("live_migration_enabled"), migration.get("networks")
     return {
@@ -126,8 +131,108 @@ def _host_info(name: str, entry: dict[str, t.Any], group: int, rows: list[dict[s
         "max_vm_migrations": migration.get("max_vm_migrations"),
         # False only when the facts say so: live migration off, or no migration network to arrive on
         "receives": None if enabled is None else bool(enabled) and networks != 0,
+        "cluster": cluster,
         "vms": [row["name"] for row in rows if row["host"] == name],
     }
+
+
+def _host_cluster(name: str, entry: dict[str, t.Any]) -> dict[str, t.Any] | None:
+    """{name, node, state} of the host's failover cluster as fleet_facts keeps it; None: standalone, or not told."""
+    cluster = entry.get("cluster")
+    if not isinstance(cluster, Mapping) or not cluster.get("name"):
+        return None
+    return {"name": str(cluster["name"]), "node": str(cluster.get("node") or name), "state": cluster.get("state")}
+
+
+def _vm_role(entry: dict[str, t.Any], host_cluster: dict[str, t.Any] | None) -> dict[str, t.Any] | None:
+    """{cluster, group, owner_node, possible_owners} of a clustered VM; None when it is no cluster role."""
+    role = entry.get("cluster")
+    if not isinstance(role, Mapping):
+        return None
+    owners = role.get("possible_owners")
+    return {
+        "cluster": str(role.get("cluster") or (host_cluster or {}).get("name") or ""),
+        "group": role.get("group"),
+        "owner_node": role.get("owner_node"),
+        # None: not read, so every node of the cluster (Failover Clustering's default)
+        "possible_owners": None if owners is None else [str(owner) for owner in owners],
+    }
+
+
+class _Nodes(t.NamedTuple):
+    """A cluster's nodes in the report: their inventory names, by node name (casefolded), and those a drain may use."""
+
+    hosts: list[str]
+    by_node: dict[str, str]
+    up: frozenset[str]
+
+    @classmethod
+    def of(cls, nodes: list[dict[str, t.Any]]) -> _Nodes:
+        return cls(
+            hosts=[node["name"] for node in nodes],
+            by_node={node["node"].casefold(): node["name"] for node in nodes},
+            up=frozenset(node["name"] for node in nodes if node["state"] in ("up", None)),  # a drain moves roles to nodes up
+        )
+
+
+def _blocked_role(row: dict[str, t.Any], role: dict[str, t.Any], nodes: _Nodes) -> dict[str, t.Any] | None:
+    """The possible owners a role cannot run on, and where a drain of its node could still send it; None when it
+    can run on every possible owner, all of them in the report."""
+    owners = role["possible_owners"]
+    if owners is None:
+        owner_hosts, not_in_report = nodes.hosts, []
+    else:
+        owner_hosts = [nodes.by_node[owner.casefold()] for owner in owners if owner.casefold() in nodes.by_node]
+        not_in_report = [owner for owner in owners if owner.casefold() not in nodes.by_node]
+    compatible = {cell["host"]: cell["compatible"] for cell in row["cells"]}
+    cannot_run_on = [host for host in owner_hosts if not compatible[host]]
+    if not cannot_run_on and not not_in_report:
+        return None
+    return {
+        "vm": row["name"],
+        "group": role["group"],
+        "host": row["host"],
+        "owner_node": role["owner_node"],
+        "cannot_run_on": cannot_run_on,
+        "can_move_to": [host for host in owner_hosts if compatible[host] and host != row["host"] and host in nodes.up],
+        "owners_not_in_report": not_in_report,
+    }
+
+
+def _cluster(name: str, nodes: list[dict[str, t.Any]], roles: list[tuple[dict[str, t.Any], dict[str, t.Any]]],
+             rows: list[dict[str, t.Any]], hosts: dict[str, Profile]) -> dict[str, t.Any]:
+    """One failover cluster: its nodes in the report, their baseline, its roles and those some possible owner
+    cannot run."""
+    members, index = [node["name"] for node in nodes], _Nodes.of(nodes)
+    clustered = {row["name"] for row, _role in roles}
+    return {
+        "name": name,
+        "hosts": [dict(node, vms=[row["name"] for row, _role in roles if row["host"] == node["name"]]) for node in nodes],
+        "baseline": describe_vectors(baseline_profile([hosts[member] for member in members])),
+        "vms": [row["name"] for row, _role in roles],
+        "roaming_vms": [row["name"] for row, _role in roles
+                        if all(cell["compatible"] for cell in row["cells"] if cell["host"] in members)],
+        # on a node but no role: a drain does not move them, so they need a migration of their own before maintenance
+        "vms_not_clustered": [row["name"] for row in rows if row["host"] in members and row["name"] not in clustered],
+        "blocked_roles": [entry for row, role in roles if (entry := _blocked_role(row, role, index)) is not None],
+    }
+
+
+def _clusters(host_clusters: dict[str, dict[str, t.Any] | None], rows: list[dict[str, t.Any]],
+              vm_entries: dict[str, dict[str, t.Any]], hosts: dict[str, Profile]) -> list[dict[str, t.Any]]:
+    """The failover clusters of the hosts, by name; a clustered VM belongs to the cluster its role names."""
+    nodes: dict[str, list[dict[str, t.Any]]] = {}
+    for host in sorted(host_clusters):
+        cluster = host_clusters[host]
+        if cluster is not None:
+            nodes.setdefault(cluster["name"], []).append({"name": host, "node": cluster["node"], "state": cluster["state"]})
+    roles: dict[str, list[tuple[dict[str, t.Any], dict[str, t.Any]]]] = {}
+    for row in rows:
+        role = _vm_role(vm_entries[row["name"]], host_clusters.get(row["host"]))
+        if role is not None and role["cluster"] in nodes:
+            roles.setdefault(role["cluster"], []).append((row, role))
+    by_name = sorted(nodes, key=lambda name: (name.casefold(), name))
+    return [_cluster(name, nodes[name], roles.get(name, []), rows, hosts) for name in by_name]
 
 
 def _rows(vms: dict[str, Profile], vm_entries: dict[str, dict[str, t.Any]], columns: list[str],
@@ -170,7 +275,9 @@ def fleet_report(fleet: t.Any) -> dict[str, t.Any]:
     baseline = baseline_profile(list(hosts.values()))
     rows = _rows(vms, vm_entries, columns, hosts, baseline)
     blocked = _blocked(rows, vms, groups, host_group)
-    host_details = [_host_info(name, host_entries[name], host_group[name], rows) for name in columns]
+    host_clusters = {name: _host_cluster(name, entry) for name, entry in host_entries.items()}
+    host_details = [_host_info(name, host_entries[name], host_group[name], rows, host_clusters[name]) for name in columns]
+    clusters = _clusters(host_clusters, rows, vm_entries, hosts)
     return {
         "hosts": columns,
         "host_group": host_group,
@@ -178,6 +285,8 @@ def fleet_report(fleet: t.Any) -> dict[str, t.Any]:
         "vms": rows,
         "blocked": blocked,
         "baseline": describe_vectors(baseline),
+        "clusters": clusters,
+        "standalone_hosts": sorted(name for name, cluster in host_clusters.items() if cluster is None),
         "groups": [
             {
                 "number": number,
@@ -191,6 +300,7 @@ def fleet_report(fleet: t.Any) -> dict[str, t.Any]:
             "vms": len(rows),
             "hosts": len(columns),
             "groups": len(groups),
+            "clusters": len(clusters),
             "pairs": len(rows) * len(columns),
             "compatible_pairs": sum(len(row["compatible_hosts"]) for row in rows),
             "roaming_vms": [row["name"] for row in rows if row["roams"]],

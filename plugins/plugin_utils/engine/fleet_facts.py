@@ -2,9 +2,11 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Turn the compat_facts of several hosts into the fleet the report reads: {hosts, vms}.
 
-Only names, ids, states, vectors and the hosts' live-migration state (on or off, how many migration
-networks, migrations running and allowed) are kept, no endpoints or addresses, so the result can be
-saved next to the report and rendered again offline. Hyper-V lets two VMs share a name; those are
+Only names, ids, states, vectors, the hosts' live-migration state (on or off, how many migration
+networks, migrations running and allowed) and failover-cluster membership (a host's cluster, node
+name and node state; a VM's role: its group, owner node and possible owners) are kept, no endpoints
+or addresses, so the result can be saved next to the report and rendered again offline. Facts
+gathered without the cluster part give null for both. Hyper-V lets two VMs share a name; those are
 told apart by their id, so no VM hides another.
 """
 
@@ -33,7 +35,7 @@ def fleet_facts(facts_by_host: t.Any) -> dict[str, dict[str, t.Any]]:
         host_facts = _mapping(facts.get("host"), f"facts_by_host[{host!r}].host", "the host's facts")
         if host_facts.get("vectors") is None:
             raise VectorInputError(f"facts_by_host[{host!r}].host.vectors: missing; gather with the host_vectors subset")
-        hosts[host] = {"vectors": host_facts["vectors"]}
+        hosts[host] = {"vectors": host_facts["vectors"], "cluster": _host_cluster(host_facts.get("cluster"))}
         service = host_facts.get("migration_service")
         if isinstance(service, Mapping):
             hosts[host]["migration"] = _migration(service)
@@ -46,7 +48,8 @@ def fleet_facts(facts_by_host: t.Any) -> dict[str, dict[str, t.Any]]:
             if not vm.get("name") and not vm.get("id"):
                 raise VectorInputError(f"{where}: has neither a name nor an id")
             found.append({"name": vm.get("name") or vm["id"], "id": vm.get("id"), "host": host,
-                          "state": vm.get("state_name"), "vectors": vm.get("vectors")})
+                          "state": vm.get("state_name"), "vectors": vm.get("vectors"),
+                          "cluster": _vm_role(vm.get("cluster"))})
     names = Counter(vm["name"] for vm in found)
     keys = Counter(_key(vm, names) for vm in found)
     vms = {}
@@ -64,6 +67,23 @@ def _migration(service: Mapping) -> dict[str, t.Any]:
         "active_vm_migrations": service.get("active_vm_migrations"),
         "max_vm_migrations": service.get("max_vm_migrations"),
     }
+
+
+def _host_cluster(cluster: t.Any) -> dict[str, t.Any] | None:
+    """{name, node, state}: the node name maps the VMs' possible owners (node names) to inventory names."""
+    if not isinstance(cluster, Mapping) or not cluster.get("name"):
+        return None
+    node = cluster.get("node")
+    nodes = cluster.get("nodes") if isinstance(cluster.get("nodes"), Mapping) else {}
+    node_facts = nodes.get(node) if isinstance(nodes.get(node), Mapping) else {}
+    return {"name": cluster["name"], "node": node, "state": node_facts.get("state")}
+
+
+def _vm_role(role: t.Any) -> dict[str, t.Any] | None:
+    """The VM's cluster role, without its resource name, states or preferred owners, which the report does not use."""
+    if not isinstance(role, Mapping):
+        return None
+    return {key: role.get(key) for key in ("cluster", "group", "owner_node", "possible_owners")}
 
 
 def _key(vm: dict[str, t.Any], names: Counter) -> str:

@@ -93,7 +93,7 @@ def test_baseline_roaming_and_the_summary():
     assert fleet["baseline"] == [{"vector_id": 1, "name": "ProcessorFeatures", "compare_operation": SUBSET,
                                   "operation": "Subset", "compatibility_info": 1, "hex": "0x1"}]
     assert fleet["summary"] == {
-        "vms": 4, "hosts": 5, "groups": 3, "pairs": 20,
+        "vms": 4, "hosts": 5, "groups": 3, "clusters": 0, "pairs": 20,
         "compatible_pairs": 4 + 0 + 2 + 5,  # legacy01, lost01, web01, Zeta
         "roaming_vms": ["Zeta"],
         "vms_without_host": ["lost01"],
@@ -102,7 +102,8 @@ def test_baseline_roaming_and_the_summary():
     }
     assert fleet["host_details"][0] == {
         "name": "hv-gen1-a", "group": 1, "live_migration_enabled": None, "networks": None,
-        "active_vm_migrations": None, "max_vm_migrations": None, "receives": None, "vms": ["legacy01", "lost01"],
+        "active_vm_migrations": None, "max_vm_migrations": None, "receives": None, "cluster": None,
+        "vms": ["legacy01", "lost01"],
     }
     assert [group["vms"] for group in fleet["groups"]] == [["legacy01", "Zeta"], ["legacy01", "web01", "Zeta"], ["Zeta"]]
 
@@ -179,3 +180,82 @@ def test_bad_input_is_an_error_naming_where(fleet, message):
 def test_compat_groups_names_bad_input():
     with pytest.raises(VectorInputError, match=r"^hosts\['a'\]\[0\]: missing 'vector_id'"):
         compat_groups({"a": [{}]})
+
+
+def node(vectors, name, state="up", cluster="HVC"):
+    """A host of a failover cluster as fleet_facts keeps it; the node's name differs from the inventory's."""
+    return {"vectors": vectors, "cluster": {"name": cluster, "node": name, "state": state}}
+
+
+def role(host, vectors, possible_owners=None, cluster="HVC"):
+    """A clustered VM as fleet_facts keeps it; possible_owners None: not read, so every node."""
+    return {"host": host, "state": "Running", "vectors": vectors,
+            "cluster": {"cluster": cluster, "group": f"g-{host}", "owner_node": host.upper(), "possible_owners": possible_owners}}
+
+
+CLUSTER_FLEET = {
+    "hosts": {
+        "n1.lab": node(GEN2, "HVC-N1"),
+        "n2.lab": node(GEN2, "HVC-N2", state="paused"),  # paused (drained): a drain sends no role there
+        "n3.lab": node(GEN1, "HVC-N3"),  # the older generation, without AVX-512
+        "a1.lab": node(GEN1, "A1", cluster="alpha"),
+        "sa.lab": {"vectors": GEN2},  # standalone: as facts without cluster keys give it
+    },
+    "vms": {
+        "sql01": role("n1.lab", GEN2, ["HVC-N1", "HVC-N2", "HVC-N3"]),  # not on n3, and n2 is paused: stuck on n1
+        "sql02": role("n2.lab", GEN2),  # every node (not read): not on n3, can go to n1
+        "file01": role("n1.lab", GEN2, ["HVC-N1", "HVC-N2"]),  # its owners leave out n3: fits them all
+        "app01": role("n3.lab", GEN1, ["hvc-n1", "HVC-N3", "HVC-N9"]),  # names case-insensitive; N9 is not in the report
+        "tools01": {"host": "n2.lab", "vectors": GEN1, "cluster": None},  # on a node, not a role
+        "batch01": role("a1.lab", GEN1, cluster="alpha"),
+        "web01": {"host": "sa.lab", "vectors": GEN2},
+    },
+}
+
+
+def test_clusters_in_name_order_with_their_nodes_states_and_roles():
+    fleet = fleet_report(CLUSTER_FLEET)
+    assert [cluster["name"] for cluster in fleet["clusters"]] == ["alpha", "HVC"]  # case-insensitive order
+    alpha, hvc = fleet["clusters"]
+    assert hvc["hosts"] == [
+        {"name": "n1.lab", "node": "HVC-N1", "state": "up", "vms": ["file01", "sql01"]},
+        {"name": "n2.lab", "node": "HVC-N2", "state": "paused", "vms": ["sql02"]},
+        {"name": "n3.lab", "node": "HVC-N3", "state": "up", "vms": ["app01"]},
+    ]
+    assert hvc["vms"] == ["app01", "file01", "sql01", "sql02"] and alpha["vms"] == ["batch01"]
+    assert hvc["roaming_vms"] == ["app01"] and hvc["vms_not_clustered"] == ["tools01"]
+    assert fleet["standalone_hosts"] == ["sa.lab"] and fleet["summary"]["clusters"] == 2
+    details = {host["name"]: host["cluster"] for host in fleet["host_details"]}
+    assert details == {"n1.lab": {"name": "HVC", "node": "HVC-N1", "state": "up"},
+                       "n2.lab": {"name": "HVC", "node": "HVC-N2", "state": "paused"},
+                       "n3.lab": {"name": "HVC", "node": "HVC-N3", "state": "up"},
+                       "a1.lab": {"name": "alpha", "node": "A1", "state": "up"}, "sa.lab": None}
+
+
+def test_the_cluster_baseline_is_the_baseline_of_its_nodes_alone():
+    hvc = fleet_report(CLUSTER_FLEET)["clusters"][1]
+    nodes_only = fleet_report({"hosts": {name: CLUSTER_FLEET["hosts"][name] for name in ("n1.lab", "n2.lab", "n3.lab")}, "vms": {}})
+    assert hvc["baseline"] == nodes_only["baseline"] == compat_groups({"gen1": GEN1})[0]["vectors"]
+    two_new = fleet_report({"hosts": {"n1": node(GEN2, "N1"), "n2": node(GEN2, "N2"), "old": {"vectors": GEN1}}, "vms": {}})
+    assert two_new["clusters"][0]["baseline"] == compat_groups({"gen2": GEN2})[0]["vectors"] != two_new["baseline"]
+
+
+def test_roles_some_possible_owner_cannot_run_name_those_nodes_and_where_a_drain_can_send_them():
+    hvc = fleet_report(CLUSTER_FLEET)["clusters"][1]
+    assert hvc["blocked_roles"] == [
+        {"vm": "app01", "group": "g-n3.lab", "host": "n3.lab", "owner_node": "N3.LAB",
+         "cannot_run_on": [], "can_move_to": ["n1.lab"], "owners_not_in_report": ["HVC-N9"]},
+        {"vm": "sql01", "group": "g-n1.lab", "host": "n1.lab", "owner_node": "N1.LAB",
+         "cannot_run_on": ["n3.lab"], "can_move_to": [], "owners_not_in_report": []},  # n2 fits but is paused
+        {"vm": "sql02", "group": "g-n2.lab", "host": "n2.lab", "owner_node": "N2.LAB",
+         "cannot_run_on": ["n3.lab"], "can_move_to": ["n1.lab"], "owners_not_in_report": []},
+    ]
+    resumed = dict(CLUSTER_FLEET, hosts=dict(CLUSTER_FLEET["hosts"], **{"n2.lab": node(GEN2, "HVC-N2")}))
+    sql01 = next(entry for entry in fleet_report(resumed)["clusters"][1]["blocked_roles"] if entry["vm"] == "sql01")
+    assert sql01["can_move_to"] == ["n2.lab"]
+
+
+def test_a_fleet_without_clusters_has_none_and_every_host_standalone():
+    fleet = fleet_report({"hosts": HOSTS, "vms": VMS})
+    assert fleet["clusters"] == [] and fleet["standalone_hosts"] == sorted(HOSTS)
+    assert all(host["cluster"] is None for host in fleet["host_details"])

@@ -29,11 +29,11 @@ def test_hosts_and_vms_keep_names_ids_states_vectors_and_live_migration_state_on
     fleet = fleet_facts({"hv02": host_facts(BIG, ("db01", "ID-2"), enabled=False), "hv01": host_facts(SMALL, ("web01", "ID-1"))})
     migration = {"live_migration_enabled": True, "networks": 2, "active_vm_migrations": 1, "max_vm_migrations": 2}
     assert fleet == {
-        "hosts": {"hv01": {"vectors": SMALL, "migration": migration},
-                  "hv02": {"vectors": BIG, "migration": dict(migration, live_migration_enabled=False)}},
+        "hosts": {"hv01": {"vectors": SMALL, "migration": migration, "cluster": None},
+                  "hv02": {"vectors": BIG, "migration": dict(migration, live_migration_enabled=False), "cluster": None}},
         "vms": {
-            "web01": {"name": "web01", "id": "ID-1", "host": "hv01", "state": "Running", "vectors": SMALL},
-            "db01": {"name": "db01", "id": "ID-2", "host": "hv02", "state": "Running", "vectors": SMALL},
+            "web01": {"name": "web01", "id": "ID-1", "host": "hv01", "state": "Running", "vectors": SMALL, "cluster": None},
+            "db01": {"name": "db01", "id": "ID-2", "host": "hv02", "state": "Running", "vectors": SMALL, "cluster": None},
         },
     }
     assert "10.0.0.1" not in repr(fleet) and "wsman" not in repr(fleet)
@@ -41,7 +41,7 @@ def test_hosts_and_vms_keep_names_ids_states_vectors_and_live_migration_state_on
     assert report["summary"]["compatible_pairs"] == 4 and report["summary"]["hosts_not_receiving"] == ["hv02"]
     assert report["host_details"][1] == {"name": "hv02", "group": 2, "live_migration_enabled": False, "networks": 2,
                                          "active_vm_migrations": 1, "max_vm_migrations": 2, "receives": False,
-                                         "vms": ["db01"]}
+                                         "cluster": None, "vms": ["db01"]}
 
 
 def test_vms_sharing_a_name_are_keyed_by_their_id_and_one_vm_seen_twice_by_its_host():
@@ -55,7 +55,7 @@ def test_vms_sharing_a_name_are_keyed_by_their_id_and_one_vm_seen_twice_by_its_h
 
 def test_a_host_without_vms_is_a_column_all_the_same():
     fleet = fleet_facts({"hv01": {"host": {"vectors": SMALL}, "vms": []}, "hv02": {"host": {"vectors": BIG}}})
-    assert fleet == {"hosts": {"hv01": {"vectors": SMALL}, "hv02": {"vectors": BIG}}, "vms": {}}
+    assert fleet == {"hosts": {"hv01": {"vectors": SMALL, "cluster": None}, "hv02": {"vectors": BIG, "cluster": None}}, "vms": {}}
 
 
 @pytest.mark.parametrize(
@@ -73,3 +73,56 @@ def test_bad_facts_are_an_error_naming_where(facts, message):
     with pytest.raises(VectorInputError) as error:
         fleet_facts(facts)
     assert str(error.value).startswith(message)
+
+
+def cluster_facts(vectors, node, *roles, state="up", cluster="HVC"):
+    """compat_facts of a cluster node (gather_subset with cluster): each role a (VM name, id, possible owners)."""
+    facts = host_facts(vectors, *((name, vm_id) for name, vm_id, _owners in roles))
+    facts["host"]["cluster_node"] = True
+    facts["host"]["cluster"] = {"name": cluster, "node": node, "nodes": {
+        "HVC-N1": {"state": "up", "drain_status": "not initiated"},
+        node: {"state": state, "drain_status": "completed" if state == "paused" else "not initiated"}}}
+    for vm, (name, _vm_id, owners) in zip(facts["vms"], roles):
+        vm["cluster"] = {"cluster": cluster, "group": f"group {name}", "resource": f"Virtual Machine {name}",
+                         "owner_node": node, "state": "online", "migration_state": "none",
+                         "possible_owners": owners, "preferred_owners": [node]}
+    return facts
+
+
+def test_a_cluster_node_keeps_its_cluster_node_and_state_and_a_vm_its_role():
+    standalone = host_facts(SMALL, ("web02", "ID-W"))
+    standalone["host"].update(cluster_node=False, cluster=None)
+    standalone["vms"][0]["cluster"] = None
+    fleet = fleet_facts({
+        "hvc-n2.lab": cluster_facts(BIG, "HVC-N2", ("sql01", "ID-S", ["HVC-N1", "HVC-N2"]), state="paused"),
+        "hv-sa": standalone,
+    })
+    assert fleet["hosts"]["hvc-n2.lab"]["cluster"] == {"name": "HVC", "node": "HVC-N2", "state": "paused"}
+    assert fleet["vms"]["sql01"]["cluster"] == {"cluster": "HVC", "group": "group sql01", "owner_node": "HVC-N2",
+                                                "possible_owners": ["HVC-N1", "HVC-N2"]}
+    assert fleet["hosts"]["hv-sa"]["cluster"] is None and fleet["vms"]["web02"]["cluster"] is None
+    assert "preferred" not in repr(fleet) and "Virtual Machine" not in repr(fleet) and "drain" not in repr(fleet)
+    assert "10.0.0.1" not in repr(fleet) and "wsman" not in repr(fleet)
+
+
+def test_facts_without_cluster_keys_give_null_and_a_report_without_clusters():
+    old = host_facts(SMALL, ("web01", "ID-1"))
+    assert "cluster" not in old["host"] and "cluster" not in old["vms"][0]
+    fleet = fleet_facts({"hv01": old})
+    assert fleet["hosts"]["hv01"]["cluster"] is None and fleet["vms"]["web01"]["cluster"] is None
+    report = fleet_report(fleet)
+    assert report["clusters"] == [] and report["standalone_hosts"] == ["hv01"] and report["summary"]["clusters"] == 0
+
+
+def test_possible_owners_are_node_names_mapped_to_inventory_names():
+    # inventory names are FQDNs, the cluster names its nodes: the report says which inventory host a role cannot run on
+    node1 = cluster_facts(BIG, "HVC-N1", ("sql01", "ID-S", ["HVC-N1", "hvc-n2"]))
+    node1["vms"][0]["vectors"] = BIG
+    fleet = fleet_facts({"hvc-n1.lab": node1, "hvc-n2.lab": cluster_facts(SMALL, "HVC-N2")})
+    (cluster,) = fleet_report(fleet)["clusters"]
+    assert [(host["name"], host["node"], host["state"]) for host in cluster["hosts"]] == [
+        ("hvc-n1.lab", "HVC-N1", "up"), ("hvc-n2.lab", "HVC-N2", "up")]
+    assert cluster["blocked_roles"] == [{
+        "vm": "sql01", "group": "group sql01", "host": "hvc-n1.lab", "owner_node": "HVC-N1",
+        "cannot_run_on": ["hvc-n2.lab"], "can_move_to": [], "owners_not_in_report": [],
+    }]

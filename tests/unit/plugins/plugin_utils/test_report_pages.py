@@ -88,7 +88,7 @@ def test_the_hosts_table_and_the_warnings_from_the_migration_service():
     assert "<td>2</td>\n      <td>1 / 4</td>" in result.html
     assert '<td class="">not read</td>\n      <td>not read</td>\n      <td>? / ?</td>' in result.html
     assert "| hv-off (g1, ⚠ no live migration) |" in result.markdown
-    assert "| hv-unread | 2 | not read | not read | ? / ? | none |" in result.markdown
+    assert "| hv-unread | 2 | standalone | not read | not read | ? / ? | none |" in result.markdown
     assert "Cannot take a live migration now (live migration off, or no migration network): hv-off." in result.html
 
 
@@ -119,7 +119,7 @@ def test_every_value_from_hosts_and_vms_is_escaped():
     assert "".join(parsed.text).count(HOSTILE) >= 2  # the row and the details, as text
     assert any(value.startswith(HOSTILE + " can run on") for value in parsed.attributes)  # a cell's title, as text
     assert "| &lt;script&gt;alert(&#34;vm&#34;)&lt;/script&gt; | Running\\|\\*\\_\\`\\[x\\]&lt;s&gt; |" in markdown
-    assert "| hv&lt;b&gt;&amp;amp; | 2 | ✓ on | &lt;i&gt;2&lt;/i&gt; | &lt;u&gt; / 2 |" in markdown
+    assert "| hv&lt;b&gt;&amp;amp; | 2 | standalone | ✓ on | &lt;i&gt;2&lt;/i&gt; | &lt;u&gt; / 2 |" in markdown
 
 
 @settings(DETERMINISTIC, max_examples=150)
@@ -139,6 +139,100 @@ def test_no_text_becomes_markup(names, hosts, state, title):
     # one line per table row (CommonMark ends a line at \n and \r), and escaped pipes keep the table's columns
     header = next(line for line in result.markdown.replace("\r", "\n").split("\n") if line.startswith("| VM | state |"))
     assert re.findall(r"\\.|\|", header).count("|") == 3 + len(hosts)  # VM, state and a column per host
+
+
+def clustered(cluster="HVC", group="sql01", state="paused"):
+    """SAMPLE's hosts as cluster HVC's nodes (hv-gen1-b standalone, hv-gen2-b paused), sql01 and web01 its roles."""
+    fleet = json.loads(json.dumps(SAMPLE))
+    for host, node_state in (("hv-gen1-a", "up"), ("hv-gen2-a", "up"), ("hv-gen2-b", state)):
+        fleet["hosts"][host]["cluster"] = {"name": cluster, "node": host.upper(), "state": node_state}
+    fleet["vms"]["sql01"]["cluster"] = {"cluster": cluster, "group": group, "owner_node": "HV-GEN2-B", "possible_owners": None}
+    fleet["vms"]["web01"]["cluster"] = {"cluster": cluster, "group": "web", "owner_node": "HV-GEN2-A",
+                                        "possible_owners": ["HV-GEN2-A", "HV-GEN2-B"]}
+    return fleet
+
+
+def test_the_failover_clusters_section_after_the_fleet_baseline():
+    result = render(clustered())
+    html, markdown = result.html, result.markdown
+    # the fleet-wide baseline is no longer called the cluster baseline: each cluster has its own
+    assert '<h2 id="baseline">Fleet baseline</h2>' in html and "## Fleet baseline\n" in markdown
+    assert "Cluster baseline</h2>" not in html and "## Cluster baseline" not in markdown
+    assert html.index('id="baseline"') < html.index('<h2 id="clusters">Failover clusters</h2>') < html.index('id="groups"')
+    assert markdown.index("## Fleet baseline") < markdown.index("## Failover clusters") < markdown.index("## Host groups")
+    assert '<div class="card"><b>1</b>failover clusters</div>' in html
+    assert '<h3 id="cluster-1">Cluster HVC</h3>' in html
+    assert '<tr><td>hv-gen2-b</td><td>HV-GEN2-B</td><td class="no">paused</td><td>sql01</td></tr>' in html
+    assert ('<li><span class="no"><span class="sym">&#10007;</span> sql01</span> (group sql01, on hv-gen2-b): cannot run on '
+            'hv-gen1-a; a drain of hv-gen2-b can move it to hv-gen2-a.</li>') in html
+    assert "<p>Clustered VMs: sql01, web01." in html
+    assert "Fit every node:</span> none. Not clustered, so a drain does not move them: legacy01." in html  # GEN2 VMs
+    assert "<p>Standalone hosts (no failover cluster): hv-gen1-b.</p>" in html
+    assert '<td><a href="#clusters">HVC</a> (paused)</td>' in html and "<td>standalone</td>" in html
+    assert "| hv-gen2-b | HV-GEN2-B | paused | sql01 |" in markdown
+    assert "- ✗ **sql01** (group sql01, on hv-gen2-b): cannot run on hv-gen1-a; a drain of hv-gen2-b can move it to hv-gen2-a.\n" in markdown
+    assert "- cluster baseline: ProcessorFeatures Subset `0x3FFFFFFFFF`, ProcessorXSave Subset `0x7`, CacheLineFlushSize Equal `0x40`\n" in markdown
+    assert "- **1** failover clusters; standalone hosts: hv-gen1-b" in markdown
+    assert "| hv-gen2-b | 2 | HVC (paused) | not read |" in markdown and "| hv-gen1-b | 1 | standalone |" in markdown
+    assert Tags(html).tags <= TEMPLATE_TAGS
+
+
+def test_a_role_stuck_when_its_node_is_drained_and_owners_not_in_the_report():
+    fleet = clustered(state="up")
+    fleet["hosts"]["hv-gen2-a"]["cluster"]["state"] = "paused"  # sql01's only other node that fits it
+    fleet["vms"]["sql01"]["cluster"]["possible_owners"] = ["HV-GEN1-A", "HV-GEN2-A", "HV-GEN2-B"]
+    fleet["vms"]["web01"]["cluster"]["possible_owners"] = ["HV-GEN2-A", "HV-GEN2-B", "HV-GONE"]
+    result = render(fleet)
+    assert ("sql01</span> (group sql01, on hv-gen2-b): cannot run on hv-gen1-a; <b>stuck</b>: a drain of hv-gen2-b has no "
+            "node up it can move it to.</li>") in result.html
+    assert ("web01</span> (group web, on hv-gen2-a): a drain of hv-gen2-a can move it to hv-gen2-b; possible owners not in "
+            "this report, not checked: HV-GONE.</li>") in result.html
+    assert "- ✗ **sql01** (group sql01, on hv-gen2-b): cannot run on hv-gen1-a; **stuck**: a drain of hv-gen2-b" in result.markdown
+    assert "possible owners not in this report, not checked: HV-GONE." in result.markdown
+
+
+def test_without_clusters_the_section_says_so():
+    result = render(SAMPLE)
+    assert "<p>No host of the report is a failover-cluster node.</p>" in result.html
+    assert "## Failover clusters\n\nNo host of the report is a failover-cluster node.\n" in result.markdown
+    assert "failover clusters</div>" not in result.html and "Standalone hosts" not in result.html
+    fits = json.loads(json.dumps(SAMPLE))
+    for host in fits["hosts"]:
+        fits["hosts"][host]["cluster"] = {"name": "C", "node": host, "state": "up"}
+    fits["vms"]["legacy01"]["cluster"] = {"cluster": "C", "group": "legacy01", "owner_node": "hv-gen2-a", "possible_owners": None}
+    result = render(fits)
+    assert "Every clustered VM can run on every node of its possible owners." in result.html
+    assert "- ✓ every clustered VM can run on every node of its possible owners" in result.markdown
+
+
+@pytest.mark.parametrize("hostile", [HOSTILE, '<img src=x onerror="alert(1)">|*_`[x]', "a\nb\r<b>&amp;"])
+def test_hostile_cluster_group_node_and_state_names_are_escaped(hostile):
+    fleet = clustered(cluster=hostile, group=hostile, state=hostile)
+    fleet["hosts"]["hv-gen1-a"]["cluster"]["node"] = hostile
+    fleet["vms"]["web01"]["cluster"]["possible_owners"] = [hostile, "HV-GEN2-B", hostile + "-gone"]
+    result = render(fleet)
+    html, markdown = result.html, result.markdown
+    parsed = Tags(html)
+    assert parsed.tags <= TEMPLATE_TAGS
+    assert "<script" not in html and "<img" not in html and "<b>&amp;" not in html
+    assert "<" not in markdown
+    text = "".join(parsed.text)
+    assert "Cluster " + hostile in text  # the heading, as text
+    assert text.count("group " + hostile) == 1  # sql01's entry, as text
+    markdown_heading = next(line for line in markdown.split("\n") if line.startswith("### Cluster "))
+    assert markdown_heading == "### Cluster " + str(pages.md(hostile))  # one line: the heading keeps its line
+    clusters = markdown[markdown.index("## Failover clusters"):]
+    node_row = next(line for line in clusters.split("\n") if line.startswith("| hv-gen1-a | "))
+    assert re.findall(r"\\.|\|", node_row).count("|") == 5  # escaped pipes keep the table's four columns
+
+
+@settings(DETERMINISTIC, max_examples=100)
+@given(cluster=st.text(min_size=1, max_size=12), group=st.text(max_size=12), state=st.text(max_size=12))
+def test_no_cluster_text_becomes_markup(cluster, group, state):
+    result = render(clustered(cluster=cluster, group=group, state=state))
+    assert Tags(result.html).tags <= TEMPLATE_TAGS
+    assert "<" not in result.markdown
+    assert len([line for line in result.markdown.split("\n") if line.startswith("### Cluster ")]) == 1
 
 
 def test_md_escapes_html_then_markdown():

@@ -10,8 +10,8 @@ groups, because some VM (an Equal vector on that id, or a VM carrying an id one 
 run on one and not the other.
 
 A failover cluster moves a clustered VM (a role) only among its possible owners, and a drain sends it to one of
-them: so for each cluster the report names the roles that some possible owner cannot run, and where else they can
-go. Pure: no I/O, no Ansible; the templates only lay this out.
+them that is up: so for each cluster the report names the roles that some possible owner cannot run, or that a drain
+of their node could send nowhere, and where else they can go. Pure: no I/O, no Ansible; the templates only lay this out.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ class _Nodes(t.NamedTuple):
 
 def _blocked_role(row: dict[str, t.Any], role: dict[str, t.Any], nodes: _Nodes) -> dict[str, t.Any] | None:
     """The possible owners a role cannot run on, and where a drain of its node could still send it; None when it
-    can run on every possible owner, all of them in the report."""
+    can run on every possible owner, all of them in the report, and a drain has somewhere to send it."""
     owners = role["possible_owners"]
     if owners is None:
         owner_hosts, not_in_report = nodes.hosts, []
@@ -186,7 +186,8 @@ def _blocked_role(row: dict[str, t.Any], role: dict[str, t.Any], nodes: _Nodes) 
         not_in_report = [owner for owner in owners if owner.casefold() not in nodes.by_node]
     compatible = {cell["host"]: cell["compatible"] for cell in row["cells"]}
     cannot_run_on = [host for host in owner_hosts if not compatible[host]]
-    if not cannot_run_on and not not_in_report:
+    can_move_to = [host for host in owner_hosts if compatible[host] and host != row["host"] and host in nodes.up]
+    if not cannot_run_on and not not_in_report and can_move_to:
         return None
     return {
         "vm": row["name"],
@@ -194,7 +195,7 @@ def _blocked_role(row: dict[str, t.Any], role: dict[str, t.Any], nodes: _Nodes) 
         "host": row["host"],
         "owner_node": role["owner_node"],
         "cannot_run_on": cannot_run_on,
-        "can_move_to": [host for host in owner_hosts if compatible[host] and host != row["host"] and host in nodes.up],
+        "can_move_to": can_move_to,  # empty, with every owner in the report: stuck if its node is drained
         "owners_not_in_report": not_in_report,
     }
 

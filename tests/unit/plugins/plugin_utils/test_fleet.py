@@ -245,14 +245,23 @@ def test_roles_some_possible_owner_cannot_run_name_those_nodes_and_where_a_drain
     assert hvc["blocked_roles"] == [
         {"vm": "app01", "group": "g-n3.lab", "host": "n3.lab", "owner_node": "N3.LAB",
          "cannot_run_on": [], "can_move_to": ["n1.lab"], "owners_not_in_report": ["HVC-N9"]},
+        # fits both its owners, but the other one is paused: stuck if n1 is drained
+        {"vm": "file01", "group": "g-n1.lab", "host": "n1.lab", "owner_node": "N1.LAB",
+         "cannot_run_on": [], "can_move_to": [], "owners_not_in_report": []},
         {"vm": "sql01", "group": "g-n1.lab", "host": "n1.lab", "owner_node": "N1.LAB",
          "cannot_run_on": ["n3.lab"], "can_move_to": [], "owners_not_in_report": []},  # n2 fits but is paused
         {"vm": "sql02", "group": "g-n2.lab", "host": "n2.lab", "owner_node": "N2.LAB",
          "cannot_run_on": ["n3.lab"], "can_move_to": ["n1.lab"], "owners_not_in_report": []},
     ]
     resumed = dict(CLUSTER_FLEET, hosts=dict(CLUSTER_FLEET["hosts"], **{"n2.lab": node(GEN2, "HVC-N2")}))
-    sql01 = next(entry for entry in fleet_report(resumed)["clusters"][1]["blocked_roles"] if entry["vm"] == "sql01")
-    assert sql01["can_move_to"] == ["n2.lab"]
+    blocked = {entry["vm"]: entry for entry in fleet_report(resumed)["clusters"][1]["blocked_roles"]}
+    assert sorted(blocked) == ["app01", "sql01", "sql02"] and blocked["sql01"]["can_move_to"] == ["n2.lab"]
+
+
+def test_a_role_of_a_one_node_cluster_has_nowhere_to_go():
+    alpha = fleet_report(CLUSTER_FLEET)["clusters"][0]
+    assert alpha["roaming_vms"] == ["batch01"]
+    assert [(entry["vm"], entry["cannot_run_on"], entry["can_move_to"]) for entry in alpha["blocked_roles"]] == [("batch01", [], [])]
 
 
 def test_a_fleet_without_clusters_has_none_and_every_host_standalone():

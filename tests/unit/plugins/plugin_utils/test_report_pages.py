@@ -166,6 +166,9 @@ def test_the_failover_clusters_section_after_the_fleet_baseline():
     assert ('<li><span class="no"><span class="sym">&#10007;</span> sql01</span> (group sql01, on hv-gen2-b): cannot run on '
             'hv-gen1-a; a drain of hv-gen2-b can move it to hv-gen2-a.</li>') in html
     assert "<p>Clustered VMs: sql01, web01." in html
+    assert ("web01</span> (group web, on hv-gen2-a): <b>stuck</b>: a drain of hv-gen2-a has no node up it can move it to."
+            "</li>") in html  # its other possible owner is paused
+    assert "- ✗ **web01** (group web, on hv-gen2-a): **stuck**: a drain of hv-gen2-a has no node up it can move it to.\n" in markdown
     assert "Fit every node:</span> none. Not clustered, so a drain does not move them: legacy01." in html  # GEN2 VMs
     assert "<p>Standalone hosts (no failover cluster): hv-gen1-b.</p>" in html
     assert '<td><a href="#clusters">HVC</a> (paused)</td>' in html and "<td>standalone</td>" in html
@@ -201,8 +204,8 @@ def test_without_clusters_the_section_says_so():
         fits["hosts"][host]["cluster"] = {"name": "C", "node": host, "state": "up"}
     fits["vms"]["legacy01"]["cluster"] = {"cluster": "C", "group": "legacy01", "owner_node": "hv-gen2-a", "possible_owners": None}
     result = render(fits)
-    assert "Every clustered VM can run on every node of its possible owners." in result.html
-    assert "- ✓ every clustered VM can run on every node of its possible owners" in result.markdown
+    assert "Every clustered VM can run on every node of its possible owners, and a drain can move it." in result.html
+    assert "- ✓ every clustered VM can run on every node of its possible owners, and a drain can move it\n" in result.markdown
 
 
 @pytest.mark.parametrize("hostile", [HOSTILE, '<img src=x onerror="alert(1)">|*_`[x]', "a\nb\r<b>&amp;"])

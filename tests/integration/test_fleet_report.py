@@ -23,6 +23,7 @@ CHROMIUM = shutil.which("chromium")
 # The cell backgrounds of the stylesheet: compatible (blue) and blocked (vermillion)
 OK_BACKGROUND, BLOCKED_BACKGROUND = (0xDC, 0xEC, 0xF8), (0xFD, 0xE3, 0xD2)
 HOSTILE = '<script>alert("vm")</script>'
+HOSTILE_CLUSTER, HOSTILE_GROUP = '<img src=x onerror="alert(\'cluster\')">', '<script>alert("group")</script>|*'
 
 
 @pytest.fixture
@@ -74,6 +75,11 @@ def test_host_and_vm_text_is_escaped(fleet_report, tmp_path):
     facts = yaml.safe_load(SAMPLE_FACTS.read_text(encoding="utf-8"))
     facts["sample_hosts"]["hv<b>&amp;"] = facts["sample_hosts"].pop("hv-gen1-b")
     facts["sample_vms"][HOSTILE] = dict(facts["sample_vms"].pop("web01"), state="Running|*_`[x]")
+    # a failover cluster of the two newer hosts, one of them paused: the VM's role is stuck, its group named
+    facts["sample_hosts"]["hv-gen2-a"]["cluster"] = {"name": HOSTILE_CLUSTER, "node": "N1", "state": "up"}
+    facts["sample_hosts"]["hv-gen2-b"]["cluster"] = {"name": HOSTILE_CLUSTER, "node": "N2", "state": "<b>paused</b>"}
+    facts["sample_vms"][HOSTILE]["cluster"] = {"cluster": HOSTILE_CLUSTER, "group": HOSTILE_GROUP, "owner_node": "N1",
+                                               "possible_owners": None}
     (tmp_path / "hostile.json").write_text(json.dumps(facts))
     _result, report = fleet_report("-e", f"facts_file={tmp_path / 'hostile.json'}", "-e", "report_title=<i>Fleet</i>")
     html, markdown = report["html"], report["markdown"]
@@ -82,10 +88,17 @@ def test_host_and_vm_text_is_escaped(fleet_report, tmp_path):
     assert "<title>&lt;i&gt;Fleet&lt;/i&gt;</title>" in html
     assert "<script" not in markdown and "hv<b>" not in markdown
     assert "| &lt;script&gt;alert(&#34;vm&#34;)&lt;/script&gt; | Running\\|\\*\\_\\`\\[x\\] |" in markdown
+    assert "<img" not in html and "<b>paused" not in html and "<img" not in markdown
+    assert '<h3 id="cluster-1">Cluster &lt;img src=x onerror=&#34;alert(&#39;cluster&#39;)&#34;&gt;</h3>' in html
+    assert "(group &lt;script&gt;alert(&#34;group&#34;)&lt;/script&gt;|*, on hv-gen2-a): <b>stuck</b>" in html
+    assert "### Cluster &lt;img src=x onerror=&#34;alert(&#39;cluster&#39;)&#34;&gt;\n" in markdown
+    assert "(group &lt;script&gt;alert(&#34;group&#34;)&lt;/script&gt;\\|\\*, on hv-gen2-a): **stuck**" in markdown
     if CHROMIUM:
         dom = chromium(tmp_path, "--dump-dom", (tmp_path / "report" / "fleet-report.html").as_uri()).stdout
         assert "<script" not in dom and "<i>" not in dom
         assert dom.count("&lt;script&gt;alert(\"vm\")&lt;/script&gt;") >= 3  # row, cell titles, details
+        assert "<img" not in dom and "Cluster &lt;img src=x onerror=\"alert('cluster')\"&gt;</h3>" in dom
+        assert "(group &lt;script&gt;alert(\"group\")&lt;/script&gt;|*, on hv-gen2-a)" in dom
 
 
 def test_against_hvsim_and_again_offline_from_the_facts_it_saved(hvsim_lab, fleet_report, tmp_path):
@@ -98,7 +111,7 @@ def test_against_hvsim_and_again_offline_from_the_facts_it_saved(hvsim_lab, flee
     # HV-OLD-02 has live migration off: marked in the matrix, counted, and in the hosts table
     assert "cannot take a live migration now: HV-OLD-02" in result.stdout
     assert "HV-OLD-02<br><span class=\"warn\"" in report["html"] and "| HV-OLD-02 (g2, ⚠ no live migration) |" in report["markdown"]
-    assert "| HV-OLD-02 | 2 | ✗ off | 0 | 0 / 2 | legacy01 |" in report["markdown"]
+    assert "| HV-OLD-02 | 2 | standalone | ✗ off | 0 | 0 / 2 | legacy01 |" in report["markdown"]
     assert "the 4 hosts of inventory group hyperv, read by compat_facts" in report["html"]
     db01_row = next(line for line in report["markdown"].splitlines() if line.startswith("| db01 |"))
     assert db01_row == "| db01 | Running | ● ✓ | ✓ | ✗ 2 | ✗ 2 |"  # AVX-512: features and XSave

@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible_output import task_failure
+from lab_inventory import write_inventory
+
+from hvsim.pytest_fixtures import HVSIM_PASSWORD, hvsim_cluster, hvsim_cluster_session  # noqa: F401  pylint: disable=unused-import
 
 pytestmark = pytest.mark.every_core
 
@@ -26,11 +29,13 @@ FLEET = {
 
 @pytest.fixture
 def write_report(run_playbook, tmp_path):
-    """write_report(options, *args) -> (CompletedProcess, the task's result): one fleet_report_files task."""
+    """write_report(options, *args, before=[tasks]) -> (CompletedProcess, the task's result): one fleet_report_files task,
+    after the tasks `before`."""
 
-    def run(options: dict, *args: str):
+    def run(options: dict, *args: str, before: tuple = ()):
         saved = tmp_path / "result.json"
         play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
+            *before,
             {"name": "Write the report", "vmgate.hyperv.fleet_report_files": options, "register": "written"},
             {"name": "Keep the result", "ansible.builtin.copy": {"content": "{{ written | to_json }}", "dest": str(saved)},
              "check_mode": False},
@@ -95,7 +100,46 @@ def test_the_facts_of_each_host_as_compat_facts_gathers_them(write_report, tmp_p
     assert returned["summary"]["hosts_not_receiving"] == ["hv01"]
     saved = json.loads((tmp_path / "report" / "fleet-facts.json").read_text())
     assert saved["vms"]["web01"] == {"name": "web01", "id": "A", "host": "hv01", "state": "Running",
-                                     "vectors": FLEET["vms"]["web01"]["vectors"]}
+                                     "vectors": FLEET["vms"]["web01"]["vectors"], "cluster": None}  # facts without cluster keys
+    assert saved["hosts"]["hv01"]["cluster"] is None and returned["summary"]["clusters"] == 0
+
+
+def test_the_failover_clusters_of_the_hvsim_cluster_lab(write_report, hvsim_cluster, tmp_path):
+    """compat_facts of cluster HVC's three nodes (HVC-N3 without AVX-512, HVC-N2 paused) and the standalone HV-SA-01,
+    through the module: the cluster section says which roles a drain could not move."""
+    hvsim_cluster.set_node_state("HVC-N2", "paused")
+    gather = {"name": "Read every VM of every host", "vmgate.hyperv.compat_facts": {"vms": "all"},
+              "delegate_to": "{{ item }}", "delegate_facts": True, "loop": "{{ groups['hyperv'] }}"}
+    options = {"facts_by_host": "{{ dict(groups['hyperv'] | zip(groups['hyperv'] | map('extract', hostvars, 'hyperv_compat'))) }}",
+               "dest": str(tmp_path / "report"), "return_markdown": True}
+    result, returned = write_report(options, "-i", write_inventory(hvsim_cluster, tmp_path / "hosts.yml"), before=(gather,))
+    assert result.returncode == 0, result.stdout
+    assert returned["summary"]["clusters"] == 1 and returned["summary"]["hosts"] == 4
+
+    facts = json.loads((tmp_path / "report" / "fleet-facts.json").read_text())
+    assert facts["hosts"]["HVC-N2"]["cluster"] == {"name": "HVC", "node": "HVC-N2", "state": "paused"}
+    assert facts["hosts"]["HV-SA-01"]["cluster"] is None and facts["vms"]["tools01"]["cluster"] is None
+    assert facts["vms"]["file01"]["cluster"] == {"cluster": "HVC", "group": "file01", "owner_node": "HVC-N1",
+                                                 "possible_owners": ["HVC-N1", "HVC-N2"]}
+    assert "wsman" not in json.dumps(facts) and "10.20." not in json.dumps(facts) and HVSIM_PASSWORD not in json.dumps(facts)
+
+    markdown = returned["markdown"]
+    section = markdown[markdown.index("## Failover clusters"):markdown.index("## Host groups")]
+    assert "### Cluster HVC" in section and section.count("### Cluster ") == 1
+    assert "| HVC-N1 | HVC-N1 | up | app01, file01, sql01 |" in section
+    assert "| HVC-N2 | HVC-N2 | paused | app02 |" in section
+    assert "- fit every node: app01, app02, batch01, file01\n" in section  # batch01 is off: no feature in use
+    assert "- not clustered, so a drain does not move them: tools01\n" in section
+    # sql01 uses AVX-512: not on HVC-N3, and HVC-N2, which fits it, is paused
+    assert ("- ✗ **sql01** (group sql01, on HVC-N1): cannot run on HVC-N3; **stuck**: a drain of HVC-N1 has no node up "
+            "it can move it to.\n") in section
+    # file01 may run on HVC-N1 and HVC-N2 only: it fits both, but HVC-N2 is paused
+    assert "- ✗ **file01** (group file01, on HVC-N1): **stuck**: a drain of HVC-N1" in section
+    assert [line.split("**")[1] for line in section.splitlines() if line.startswith("- ✗ ")] == ["file01", "sql01"]
+    assert "- **1** failover clusters; standalone hosts: HV-SA-01" in markdown
+    assert "| HV-SA-01 | 1 | standalone |" in markdown and "| HVC-N2 | 1 | HVC (paused) |" in markdown
+    html = (tmp_path / "report" / "fleet-report.html").read_text(encoding="utf-8")
+    assert '<h3 id="cluster-1">Cluster HVC</h3>' in html and "<p>Standalone hosts (no failover cluster): HV-SA-01.</p>" in html
 
 
 def test_refusals_name_the_problem(write_report, tmp_path):

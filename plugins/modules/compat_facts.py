@@ -40,8 +40,8 @@ options:
       - The optional parts to read, each one request per host. V(host_vectors) is the host's own compatibility
         vectors, which a host needs when it is a destination. V(migration_settings) is whether live migration is
         enabled and the limits on simultaneous migrations. V(configuration_versions) is the VMs' configuration versions.
-        V(cluster) is the host's failover cluster (C(root/MSCluster)) and each VM's role in it: one request on a host
-        that is no cluster node, five on a node.
+        V(cluster) is the host's failover cluster (C(root/MSCluster)) and each VM's role in it, one request on a host
+        that is no cluster node and five on a node.
       - V(all) reads every part and V(min) none. A name that starts with V(!) leaves that part out, and a list of
         such exclusions alone starts from V(all). This follows the rules of C(ansible.builtin.setup).
       - The migration service, and the VMs asked for with their state and vectors, are always read.

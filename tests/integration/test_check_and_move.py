@@ -235,3 +235,14 @@ def test_vm_move_moves_a_vm_that_is_not_clustered_on_a_node_with_hyper_v(hvsim_c
     assert result.returncode == 0, result.stdout
     assert registered["move"]["through_cluster"] is None and registered["move"]["job_id"]
     assert hvsim_cluster.where("tools01") == "HVC-N1" and hvsim_cluster.cluster_moves() == []
+
+
+def test_vm_move_of_a_clustered_vm_in_check_mode_sends_nothing_and_is_idempotent(hvsim_cluster, play):
+    result, registered = play(hvsim_cluster, [move("sql01", "HVC-N1", "HVC-N2")], "--check")
+    assert result.returncode == 0, result.stdout
+    assert registered["move"]["changed"] and "would move from HVC-N1 to HVC-N2" in registered["move"]["msg"]
+    assert hvsim_cluster.cluster_moves() == [] and hvsim_cluster.where("sql01") == "HVC-N1"
+    result, registered = play(hvsim_cluster, [move("sql01", "HVC-N1", "HVC-N1")])
+    assert result.returncode == 0, result.stdout
+    assert not registered["move"]["changed"] and "already on HVC-N1" in registered["move"]["msg"]
+    assert hvsim_cluster.cluster_moves() == []

@@ -253,6 +253,14 @@ class HyperVHost:
         instance = self.client.get(self.namespace, reference.class_name, reference.selectors)
         return self._typed(instance, "Msvm_MigrationJob")
 
+    def job_by_query(self, reference: EndpointReference) -> dict[str, t.Any] | None:
+        """The same job by a WQL query on its InstanceID, as libvirt's Hyper-V driver polls jobs: for a host whose
+        Get by the job's reference faults (that Get is unconfirmed on real hosts). None when no job has that id."""
+        class_name = reference.class_name if re.fullmatch(r"\w+", reference.class_name) else "Msvm_ConcreteJob"
+        query = f"SELECT * FROM {class_name} WHERE InstanceID = {wql_literal(reference.selectors.get('InstanceID', ''))}"
+        instances = self.client.enumerate(self.namespace, query)
+        return self._typed(instances[0], "Msvm_MigrationJob") if instances else None
+
     def migration_jobs(self, vm_id: str) -> list[dict[str, t.Any]]:
         """The migration jobs this host keeps for a VM (jobs live on the source host)."""
         query = f"SELECT * FROM Msvm_MigrationJob WHERE VirtualSystemName = {wql_literal(vm_id)}"

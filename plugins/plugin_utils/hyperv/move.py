@@ -11,6 +11,10 @@ One refusal is retried, within `limit_wait`: Hyper-V answered the request with a
 reached"). Parallel gates can both see a free slot and race for it; the loser gets that refusal.
 It is provably not a started migration: the reply arrived, the job is over, and before sending
 again the source is asked whether the VM is still there with no migration job running for it.
+
+Two runs for one VM meet here too: Hyper-V refuses the second request (32774 System is in use) while the first
+one's job moves the VM. Then the job is named (its id, its destination, how far it got), followed to its end
+within the move's timeout, and the VM is reported where it is then: never as "not moved" when it moved.
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ JOB_STATES = {2: "New", 3: "Starting", 4: "Running", 5: "Suspended", 6: "Shuttin
               8: "Terminated", 9: "Killed", 10: "Exception", 32768: "Completed with warnings"}
 RUNNING_JOB_STATES = frozenset((2, 3, 4, 5, 6))
 SUCCEEDED = frozenset((7, 32768))
+# MigrateVirtualSystemToHost's refusals that another migration of the VM causes: 32774 System is in use, 32775 Invalid
+# state for this operation (Hyper-V's words for a VM already on the move differ between versions).
+REFUSED_WHILE_BUSY = frozenset((32774, 32775))
 # The error text of a migration refused because the source or the destination runs as many live migrations as
 # MaximumActiveVirtualSystemMigration allows ("The migration limit of 2 was reached on 'HV02' ...").
 LIMIT_REACHED = re.compile(r"\bmigration limit (?:of )?\d+ (?:was|has been) reached\b", re.IGNORECASE)
@@ -63,6 +70,14 @@ def next_poll(elapsed: float, percent: t.Any, interval: float) -> float:
 
 class MoveFailed(HyperVError):
     """The move did not happen, or not as asked; the message says where the VM is."""
+
+
+class _Refused(Exception):
+    """MigrateVirtualSystemToHost answered with one of REFUSED_WHILE_BUSY: nothing was started by this request."""
+
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
 
 
 @dataclasses.dataclass
@@ -132,7 +147,10 @@ class Mover:
         first_refusal = None
         while True:
             started = self.clock()
-            job_ref = self._start(vm, request, destination_host, listeners, label)
+            try:
+                job_ref = self._start(vm, request, destination_host, listeners, label)
+            except _Refused as refused:
+                return self._after_refusal(refused.code, vm, request, report, label)
             report.changed = True
             if job_ref is None:
                 break
@@ -187,6 +205,8 @@ class Mover:
         code = output["ReturnValue"]
         if code == 0:
             return None  # completed synchronously
+        if code in REFUSED_WHILE_BUSY:
+            raise _Refused(code)
         if code != JOB_STARTED:
             raise MethodFailed("MigrateVirtualSystemToHost", code, f"{label} was not moved and is still on {self.source_name}")
         reference = output.get("Job")
@@ -218,14 +238,17 @@ class Mover:
                 label: str, started: float) -> dict[str, t.Any] | None:
         """Poll the job until it ends or the timeout passes; record progress. Returns the job when it failed."""
         last_percent = None
+        reader = _JobReader(self.source, reference, f"following migration job {report.job_id} of {label}")
         while True:
             try:
-                with step(f"following migration job {report.job_id} of {label}"):
-                    job = self.source.job(reference)
+                job = reader.read()
             except StepFailed as exc:
-                if _job_gone(exc.cause):
-                    return None  # deleted on completion: where the VM is tells the outcome (_confirm)
                 return self._follow_the_vm(vm, request, report, label, started, exc)
+            if job is None:
+                return None  # deleted on completion: where the VM is tells the outcome (_confirm)
+            if reader.get_failed is not None and not report.msg:
+                report.msg = (f" Its migration job could not be followed by a Get ({reader.get_failed.cause}); a WQL "
+                              "query on its InstanceID followed it instead.")
             percent, job_state = job.get("PercentComplete"), job.get("JobState")
             elapsed = round(self.clock() - started, 3)
             if percent != last_percent:
@@ -269,6 +292,64 @@ class Mover:
                     f"{self.source_name} before trying again."
                 )
             self.sleep(request.poll_interval_s)
+
+    def _after_refusal(self, code: int, vm: dict[str, t.Any], request: MoveRequest, report: MoveReport,
+                       label: str) -> MoveReport:
+        """Hyper-V refused the request because the VM is in use or in a state it cannot migrate from: most often
+        another migration of it runs (another run's, one of a run that was killed, one started by hand). Name that
+        job, wait for it to end (within the move's timeout), then say where the VM is. Nothing is sent again."""
+        refusal = f"MigrateVirtualSystemToHost returned {code} ({return_code_name(code)})"
+        with step(f"asking {self.source_name} for a migration job of {label} already running"):
+            other = running_migration(self.source.migration_jobs(vm["Name"]))
+        ended, seconds = None, None
+        if other is not None:
+            self.say(f"{label}: {refusal}: {running_job_text(other, label, self.source_name)}; waiting for it to end")
+            ended, seconds = self._wait_for_other_job(other, vm, request, refusal, label)
+        where, there = self._where_now(vm, label)
+        text = refusal_message(refusal, label, self.source_name, self.destination_name, other, ended, seconds, where)
+        if where != self.destination_name:
+            raise MoveFailed(text)
+        report.changed = False  # the VM is where it was to go, moved there by the other migration, not by this run
+        report.job_id = None
+        report.final = {"host": self.destination_name, "state": there.get("EnabledState"),
+                        "state_name": state_name(there.get("EnabledState"))}
+        report.msg = text
+        return report
+
+    def _wait_for_other_job(self, other: dict[str, t.Any], vm: dict[str, t.Any], request: MoveRequest, refusal: str,
+                            label: str) -> tuple[dict[str, t.Any] | None, float]:
+        """Follow another run's migration job of the VM, by the source's list of the VM's jobs, until it ends.
+        Returns the job as it ended (None when it is no longer listed) and the seconds waited; fails at the timeout."""
+        started, job = self.clock(), other
+        while True:
+            waited = self.clock() - started
+            if waited >= request.timeout_s:
+                raise MoveFailed(
+                    f"{refusal}: {running_job_text(job, label, self.source_name)}; this request was refused and not sent "
+                    f"again. That job still runs after {request.timeout_s:g} s: wait for it to end, then check where "
+                    f"{label} is (Get-VM) and run again. {label} is still on {self.source_name} while it moves."
+                )
+            self.sleep(request.poll_interval_s)
+            try:
+                listed = [one for one in self.source.migration_jobs(vm["Name"])
+                          if one.get("InstanceID") == other.get("InstanceID")]
+            except (WSManError, HyperVError):
+                continue  # unreadable for now: look again until the timeout
+            if not listed:
+                return None, round(self.clock() - started, 1)
+            job = listed[-1]
+            if job.get("JobState") not in RUNNING_JOB_STATES:
+                return job, round(self.clock() - started, 1)
+
+    def _where_now(self, vm: dict[str, t.Any], label: str) -> tuple[str | None, dict[str, t.Any] | None]:
+        """The host the VM is on now (the source, the destination, or None for neither) and its instance there."""
+        with step(f"looking for {label} on the source"):
+            here = self.source.find_vm(vm["Name"])
+        if here is not None:
+            return self.source_name, here
+        with step(f"looking for {label} on the destination", self.destination_name):
+            there = self.destination.find_vm(vm["Name"])
+        return (self.destination_name, there) if there is not None else (None, None)
 
     def _send_again(self, job: dict[str, t.Any], vm: dict[str, t.Any], request: MoveRequest, report: MoveReport,
                     label: str, first_refusal: float) -> bool:
@@ -355,6 +436,93 @@ class Mover:
                 f"{state_name(state_before)} ({state_before}) before the move. Check it there."
             )
         report.msg = f"{label} moved from {self.source_name} to {self.destination_name} in {report.duration:g} s.{report.msg}"
+
+
+class _JobReader:
+    """Reads one job: by Get on the reference the method returned; once a Get faults, by a WQL query on its
+    InstanceID from then on (libvirt polls jobs that way; a Get by the job's reference is unconfirmed on real hosts).
+    A dropped connection or a timeout is no reason to change the form: it is raised as it is."""
+
+    def __init__(self, host: HyperVHost, reference: EndpointReference, doing: str):
+        self.host, self.reference, self.doing = host, reference, doing
+        self.get_failed: StepFailed | None = None
+        self.seen_by_query = False
+
+    def read(self) -> dict[str, t.Any] | None:
+        """The job now, or None when it is gone (WMI removed it after it ended)."""
+        if self.get_failed is None:
+            try:
+                with step(self.doing):
+                    return self.host.job(self.reference)
+            except StepFailed as exc:
+                if not isinstance(exc.cause, WSManFault):
+                    raise
+                self.get_failed = exc
+        try:
+            with step(f"{self.doing} by a WQL query on its InstanceID"):
+                job = self.host.job_by_query(self.reference)
+        except StepFailed as exc:
+            raise StepFailed(f"{self.doing}: its Get failed ({self.get_failed.cause}), and then its WQL query on "
+                             "InstanceID", exc.cause) from exc
+        if job is not None:
+            self.seen_by_query = True
+            return job
+        if self.seen_by_query or _job_gone(self.get_failed.cause):
+            return None
+        raise self.get_failed
+
+
+def running_migration(jobs: list[dict[str, t.Any]]) -> dict[str, t.Any] | None:
+    """The migration job still running among a VM's jobs (the newest when, oddly, several are), or None."""
+    running = [job for job in jobs if job.get("JobState") in RUNNING_JOB_STATES]
+    return running[-1] if running else None
+
+
+def job_destination(job: t.Mapping[str, t.Any]) -> str:
+    """Msvm_MigrationJob.DestinationHost: the destination's host name as the job's request gave it (a name, an FQDN
+    or an address); empty for a storage migration, and for a host that leaves it out."""
+    return str(job.get("DestinationHost") or "").strip()
+
+
+def running_job_text(job: t.Mapping[str, t.Any], label: str, source: str) -> str:
+    """'migration job <id> is moving VM 'web01' from HV01 to HV02 (40% complete)', from Msvm_MigrationJob."""
+    destination = job_destination(job)
+    percent = job.get("PercentComplete")
+    progress = f"{percent}% complete" if isinstance(percent, int) and not isinstance(percent, bool) else "progress unknown"
+    return (f"migration job {job.get('InstanceID') or '(no id)'} is moving {label} from {source} to "
+            f"{destination or 'a destination the job does not name'} ({progress})")
+
+
+def refusal_message(refusal: str, label: str, source: str, destination: str, other: t.Mapping[str, t.Any] | None,
+                    ended: t.Mapping[str, t.Any] | None, seconds: float | None, where: str | None) -> str:
+    """What a request refused while the VM was in use says: the migration job that held it (or that none did), how
+    that job ended, and, last, where the VM is now (`where`: the host it is on, None for neither source nor
+    destination)."""
+    if other is None:
+        text = f"{refusal}: no migration job runs for {label} on {source}, and the request was not sent again. "
+    else:
+        text = (f"{refusal}: {running_job_text(other, label, source)}, started by another run or by hand; this request "
+                f"was refused and not sent again. Waiting for that job to end is the remedy: it was followed, and "
+                f"{_how_it_ended(ended, source)} after {seconds:g} s. ")
+    by = "that job" if other is not None else "another migration"
+    if where == source:
+        remedy = ("Run again to move it." if other is not None else
+                  f"Check its state (Get-VM) and that live migration is enabled on {source}, then run again.")
+        return text + f"{remedy} {label} is still on {source}."
+    if where == destination:
+        return text + f"Nothing was left for this run to move: {label} is on {destination} now, moved there by {by}."
+    heading = job_destination(other) if other is not None else ""
+    return text + (f"Check where it is (Get-VM) and gate it again if it should move: {label} is on neither {source} "
+                   f"nor {destination} now; {by} moved it" + (f" to {heading}." if heading else "."))
+
+
+def _how_it_ended(ended: t.Mapping[str, t.Any] | None, source: str) -> str:
+    if ended is None:
+        return f"it was no longer listed on {source}"
+    state = ended.get("JobState")
+    if state in SUCCEEDED and not ended.get("ErrorCode"):
+        return "it completed"
+    return f"it ended {JOB_STATES.get(state, state)} ({_error_text(ended)})"
 
 
 def _error_text(job: dict[str, t.Any]) -> str:

@@ -20,6 +20,7 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate.decision import
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import cluster_view
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import facts as hyperv_facts
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.failures import step
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.move import running_migration
 
 MAX_PARALLEL_HOSTS = 16
 
@@ -176,6 +177,14 @@ class GateReads(contextlib.AbstractContextManager):
                     return hyperv_facts.migration_service_facts(api.migration_service(), api.migration_settings())
             return session.run(read)
         return self.each(hosts, work)
+
+    def running_migration(self, host: str, vm_id: str) -> dict[str, t.Any] | None | Failed:
+        """The migration job running for a VM on its source (Msvm_MigrationJob), None when none runs, or Failed:
+        one query."""
+        def read(api):
+            with step("looking for a migration job of the VM (Msvm_MigrationJob)"):
+                return running_migration(api.migration_jobs(vm_id))
+        return self.each([host], lambda session: session.run(read))[host]
 
     def wait_for_slots(self, hosts: list[str], limit_wait: float, limit_poll: float,
                        is_free: t.Callable[[t.Mapping[str, t.Any]], bool],

@@ -79,10 +79,13 @@ class Gate:
                   if isinstance(facts, Failed) and host in model.targets_of(request, source)}
         assessment = model.assess(request, source, vm["vectors"], self.hosts, failed,
                                   clustered.refusals(model.targets_of(request, source)))
-        assessment, source_service, waited = self._wait_for_slots(assessment, source, source_service)
+        problems = clustered.problems + self._migration_running(source, vm, source_service)
+        waited = None
+        if not problems:  # a VM already on the move is not waited for: its own job holds the slots
+            assessment, source_service, waited = self._wait_for_slots(assessment, source, source_service)
         known = {**self.hosts, source: source_facts["host"]}
         verdicts: dict[str, t.Any] = {}
-        asked = model.hosts_to_ask(request, assessment, waited) if not clustered.problems else []
+        asked = model.hosts_to_ask(request, assessment, waited) if not problems else []
         for hosts in model.ask_rounds(asked, assessment, vm["id"], self.ask_at_once):
             verdicts.update(self.reads.ask_hyperv(hosts, source, vm, request.migration_type, known))
             if any(_passes(verdicts[host], assessment, host) for host in hosts):
@@ -91,7 +94,7 @@ class Gate:
             request, location, vm=vm, source_service=source_service, assessment=assessment,
             verdicts={host: _verdict(result) for host, result in verdicts.items()}, waited=waited,
             hosts=self.hosts, check_mode=self.check_mode, decided_at=decided_at,
-            cluster=clustered.summary(), source_problems=clustered.problems)
+            cluster=clustered.summary(), source_problems=problems)
 
     def _owner_by_cluster(self) -> str | None:
         """With one destination and no source: the inventory host of the node that owns the VM's role, when the
@@ -104,6 +107,17 @@ class Gate:
             return None
         owner = gate_cluster.owner_of(view, request.vm)
         return gate_cluster.node_hosts(view, self.reads.inventory()).get(owner) if owner else None
+
+    def _migration_running(self, source: str, vm: dict[str, t.Any], service: t.Mapping[str, t.Any]) -> list[dict[str, str]]:
+        """The reason when a migration job already moves the VM (a run killed mid-move, another run, someone by hand).
+        Looked for only when the source's migration service shows live migrations running, so that an allowed decision
+        costs no request more; a job list that cannot be read leaves Hyper-V's pre-check to refuse."""
+        if not int(service.get("active_vm_migrations") or 0):
+            return []
+        job = self.reads.running_migration(source, vm["id"])
+        if job is None or isinstance(job, Failed):
+            return []
+        return [model.migration_running(source, vm.get("name") or self.request.vm, job)]
 
     @staticmethod
     def _seen(found: dict[str, t.Any]) -> bool:

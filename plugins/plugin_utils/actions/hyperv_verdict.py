@@ -13,10 +13,12 @@ from ansible.errors import AnsibleActionFail
 from ansible.utils.display import Display
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.host_session import HostSession
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate.decision import migration_running
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import checks as hyperv_checks
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import facts as hyperv_facts
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import migration_service
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.failures import step
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.move import running_migration
 
 display = Display()
 
@@ -50,7 +52,7 @@ def ask(destination: HostSession, source: HostSession | None, vm: t.Mapping[str,
         if migratable["return_value"] == 0:  # "not migratable": to this destination, by compatibility
             details += [_detail(destination.label, "destination", text) for text in migratable["reasons"]]
         else:
-            details += _explain_refusal(source, destination) or [
+            details += _explain_refusal(source, destination, vm) or [
                 _detail(source.label, "source", text) for text in migratable["reasons"]]
     reasons = [detail["message"] for detail in details]
     return {
@@ -82,16 +84,33 @@ def _source_check(api, vm, destination_host, listeners, migration_type, label, k
         return hyperv_checks.check_migratable(api, system, destination_host, migration_type, listeners)
 
 
+def _running_job_reason(source: HostSession, vm: t.Mapping[str, t.Any]) -> list[dict[str, str]]:
+    """The reason when a migration job of the VM runs on its source (one query), else nothing."""
+    def read(api):
+        with step("looking for a migration job of the VM (Msvm_MigrationJob)"):
+            return running_migration(api.migration_jobs(vm["id"]))
+    try:
+        job = source.run(read)
+    except AnsibleActionFail as exc:
+        display.vvv(f"{source.label}: could not look for a migration job to explain the pre-check: {exc}")
+        return []
+    return [migration_running(source.label, vm.get("name") or vm["id"], job)] if job else []
+
+
 def _detail(host, role, message):
     return {"host": host, "role": role, "check": "Hyper-V", "message": message}
 
 
-def _explain_refusal(source: HostSession, destination: HostSession) -> list[dict[str, str]]:
-    """The pre-check refused without saying why: read both migration services and say it, when they show it.
+def _explain_refusal(source: HostSession, destination: HostSession, vm: t.Mapping[str, t.Any]) -> list[dict[str, str]]:
+    """The pre-check refused without saying why: a migration job already moving the VM, when its source runs one;
+    else what both migration services show.
 
     Only on this path, so that an allowed move pays nothing for it. Reading them may fail too: then, or when
     they show nothing wrong, the pre-check's own refusal stands as the reason (an empty list here).
     """
+    running = _running_job_reason(source, vm)
+    if running:
+        return running
     found = []
     for session, role in ((source, "source"), (destination, "destination")):
         try:

@@ -23,13 +23,26 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.ranking impor
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import message as gate_message
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate.request import Request
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.migration_service import service_reasons
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.move import running_job_text
 
 FINDING = "finding the VM"
 TRANSITIONAL_STATES = ("Starting", "Stopping", "Saving", "Pausing", "Resuming", "Snapshotting", "Reset")
 
 
+MIGRATION_RUNNING = "migration running"
+
+
 def reason(host: str, role: str, check: str, text: str) -> dict[str, str]:
     return {"host": host, "role": role, "check": check, "message": text}
+
+
+def migration_running(source: str, label: str, job: t.Mapping[str, t.Any]) -> dict[str, str]:
+    """The reason a VM may not move while a migration job already moves it (Msvm_MigrationJob on its source):
+    another run's, one a killed run left going, or one started by hand. Waiting is the remedy, not a retry."""
+    text = running_job_text(job, label, source)
+    return reason(source, "source", MIGRATION_RUNNING,
+                  f"{text[0].upper()}{text[1:]}, started by another run, a run that was stopped, or by hand. Wait for "
+                  f"it to end, then run again: the gate then sees where {label} is.")
 
 
 @dataclasses.dataclass

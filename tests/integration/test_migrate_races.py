@@ -85,7 +85,7 @@ def test_two_runs_for_one_vm_at_once_one_moves_it_and_the_other_names_that_job(h
     lost = [result for result in results.values() if "32774 (System is in use)" in result.stdout]
     won = [result for result in results.values() if "32774 (System is in use)" not in result.stdout]
     assert len(lost) == len(won) == 1, [result.stdout for result in results.values()]
-    assert won[0].returncode == 0 and f"MOVED: VM 'web01'" in won[0].stdout, won[0].stdout
+    assert won[0].returncode == 0 and "MOVED: VM 'web01'" in won[0].stdout, won[0].stdout
     assert lost[0].returncode == 0, lost[0].stdout  # the VM is where this run wanted it: nothing left to do
     told = line_with(lost[0].stdout, "NOTHING TO MOVE: MigrateVirtualSystemToHost returned 32774")
     assert f"migration job {job_id} is moving VM 'web01'" in told and f"from {SOURCE} to {DESTINATION}" in told

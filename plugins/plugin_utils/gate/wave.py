@@ -269,4 +269,6 @@ def summary_line(d: t.Mapping[str, t.Any]) -> str:
         return f"BLOCKED ({count} reason{'' if count == 1 else 's'})"
     if d.get("check_mode") and d.get("mode") == "move":
         return f"would move from {d['source']} to {d['destination']} (check mode)"
+    if move and not move.get("changed"):  # allowed, but someone else's migration got there first
+        return f"NOTHING TO MOVE: on {(move.get('final') or {}).get('host') or d['destination']} already"
     return f"ALLOWED from {d['source']} to {d['destination']}{override}"

@@ -387,6 +387,8 @@ BLOCKED = {"verdict": "blocked", "allowed": False, "moved": False, "move": None,
     ({**BLOCKED, "reasons": []}, "BLOCKED (0 reasons)"),
     ({**BLOCKED, "reasons": None}, "BLOCKED (0 reasons)"),
     ({"moved": False, "move": {"failed": False, "msg": "would move"}, "check_mode": True}, "would move from hv01 to hv02 (check mode)"),
+    ({"moved": False, "move": {"failed": False, "changed": False, "final": {"host": "hv02"}}},
+     "NOTHING TO MOVE: on hv02 already"),  # another run's migration got it there first
     ({"moved": False, "move": None, "mode": "gate"}, "ALLOWED from hv01 to hv02"),
     ({"moved": False, "move": None, "mode": "gate", "check_mode": True}, "ALLOWED from hv01 to hv02"),
     ({"moved": False, "move": None, "mode": "gate", "verdict": "overridden", "override": {"reason": "CHG-1"}},

@@ -16,7 +16,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from hvsim import control, soap
-from hvsim.auth import ENCRYPTED_CONTENT_TYPE, AuthPolicy, ConnectionAuth, EncryptionError
+from hvsim.auth import AuthPolicy, ConnectionAuth, EncryptionError
 from hvsim.faults import Counters, FaultBook, FaultRule
 from hvsim.lab import Lab
 from hvsim.wsman import WsmanResponder, operation_key
@@ -163,7 +163,7 @@ class WsmanHandler(BaseHTTPRequestHandler):
               encrypt: bool = False, close: bool = False) -> None:
         if encrypt:
             body = self.auth.wrap(body)
-            content_type = ENCRYPTED_CONTENT_TYPE
+            content_type = self.auth.encrypted_content_type  # the protocol the client encrypted with
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)

@@ -192,6 +192,11 @@ def install_kerberos() -> None:
             print(f'MIT Kerberos could not be installed (missing: {", ".join(kerberos_tools_missing())}; apt-get as root '
                   'is needed): the Kerberos tests (pytest -k kdc) will be skipped.')
             return
+    # libfaketime sets a process's clock off for the clock skew and expired ticket tests (tests/kdc)
+    if not any(Path('/usr/lib').glob('*/faketime/libfaketimeMT.so.1')) and not Path('/usr/lib/faketime/libfaketimeMT.so.1').exists():
+        print('Installing faketime with apt-get, for the Kerberos clock tests ...')
+        if not apt_install(('faketime',)):
+            print('faketime could not be installed (apt-get as root is needed): the Kerberos clock tests will be skipped.')
     digest = requirements_digest(KERBEROS_REQUIREMENTS)
     if KERBEROS_STAMP.exists() and KERBEROS_STAMP.read_text(encoding='utf-8').strip() == digest:
         return

@@ -11,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+from hvsim import kerberos
 from hvsim.lab import LabError
 from hvsim.simulator import DEFAULT_PASSWORD, DEFAULT_USER, Simulator
 
@@ -33,10 +34,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--inventory-format', choices=('ini', 'yaml'), default='ini')
     parser.add_argument('--json', help='write endpoints, CA and control URLs as JSON to this file once listening')
     parser.add_argument('--no-control', action='store_true', help='disable the /hvsim/ control endpoint')
+    parser.add_argument('--kerberos-keytab', metavar='KEYTAB',
+                        help='also accept Kerberos tickets for the HTTP/<name> principals in this keytab (KRB5_CONFIG names '
+                             'the realm and its clock skew); each login and refusal is printed')
+    parser.add_argument('--auth-methods', metavar='LIST',
+                        help='with --kerberos-keytab: what every host offers, some of basic,ntlm,kerberos '
+                             '(e.g. kerberos for a domain that turned NTLM off; default: the lab\'s, plus Kerberos)')
     options = parser.parse_args(argv)
     if options.no_http and not options.https:
         parser.error('--no-http needs --https')
+    if options.auth_methods and not options.kerberos_keytab:
+        parser.error('--auth-methods needs --kerberos-keytab')
+    try:
+        options.auth_methods = kerberos.parse_methods(options.auth_methods)
+    except ValueError as exc:
+        parser.error(str(exc))
     return options
+
+
+def _say(event) -> None:
+    """One Kerberos login or refusal, as a line (tests running hvsim in a process of its own read them)."""
+    if isinstance(event, kerberos.KerberosRefusal):
+        print(f'hvsim: {event.host} refused a Kerberos ticket: {event.reason}', flush=True)
+    else:
+        print(f'hvsim: {event.host} accepted Kerberos from {event.principal}{" (delegated)" if event.delegated else ""}',
+              flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             port_base=options.port_base,
         )
         simulator.start()
+        if options.kerberos_keytab:
+            if not Path(options.kerberos_keytab).is_file():
+                raise OSError(f'no keytab {options.kerberos_keytab}')
+            kerberos.enable(simulator, kerberos.KerberosService(options.kerberos_keytab, report=_say), options.auth_methods)
     except (LabError, OSError, ValueError) as exc:
         print(f'hvsim: {exc}', file=sys.stderr)
         return 2

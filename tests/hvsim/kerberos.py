@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import os
 import threading
+import typing as t
 from dataclasses import dataclass, field
 
 AUTH_METHODS = ('basic', 'ntlm', 'kerberos')  # what a host may offer: WinRM's Basic, Negotiate/NTLM, Kerberos
@@ -44,6 +45,7 @@ class KerberosService:
     keytab: str
     logins: list[KerberosLogin] = field(default_factory=list)
     refusals: list[KerberosRefusal] = field(default_factory=list)
+    report: t.Callable[[KerberosLogin | KerberosRefusal], None] | None = None  # told of each (python -m hvsim prints)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def export(self) -> None:
@@ -51,12 +53,16 @@ class KerberosService:
         os.environ['KRB5_KTNAME'] = f'FILE:{self.keytab}' if ':' not in self.keytab else self.keytab
 
     def login(self, host: str, principal: str, delegated: bool) -> None:
-        with self._lock:
-            self.logins.append(KerberosLogin(host, principal, delegated))
+        self._record(self.logins, KerberosLogin(host, principal, delegated))
 
     def refuse(self, host: str, reason: str) -> None:
+        self._record(self.refusals, KerberosRefusal(host, reason))
+
+    def _record(self, where: list, event) -> None:
         with self._lock:
-            self.refusals.append(KerberosRefusal(host, reason))
+            where.append(event)
+        if self.report is not None:
+            self.report(event)
 
     def clear(self) -> None:
         """Forget the record (a test's own start)."""
@@ -119,10 +125,13 @@ def refusal_reason(token: bytes, fallback: str) -> str:
     """Why MIT's acceptor refuses a token, in its words ('Clock skew too great', 'Wrong principal in request', ...).
 
     pyspnego hides the GSS status of a failed accept behind an AttributeError, so the token is offered once more,
-    to gss_accept_sec_context directly, only to read the reason."""
+    to gss_accept_sec_context directly, only to read the reason. That second look goes without a replay cache:
+    the first accept may have recorded the authenticator (it does before the clock skew check), and the reason
+    would then be 'Request is a replay'."""
     try:
         import gssapi.raw  # pylint: disable=import-outside-toplevel
-        gssapi.raw.accept_sec_context(token)
+        acceptor = gssapi.raw.acquire_cred_from({b'rcache': b'none:'}, usage='accept').creds
+        gssapi.raw.accept_sec_context(token, acceptor)
     except Exception as exc:  # pylint: disable=broad-exception-caught  # any GSSError is the answer
         said = exc.gen_message() if hasattr(exc, 'gen_message') else str(exc)
         return said.rpartition('Minor (')[2].partition('): ')[2] or said  # MIT's own words, without the codes

@@ -13,6 +13,7 @@ and /etc/krb5kdc are never read or written. Tools come from Debian's krb5-kdc, k
 
 from __future__ import annotations
 
+import glob
 import os
 import secrets
 import shutil
@@ -23,10 +24,38 @@ from pathlib import Path
 
 REALM = 'LAB.EXAMPLE'  # the demo lab's hosts are hv-*.lab.example and its users LAB\...
 USER = 'hvadmin'
-TOOLS = ('kdb5_util', 'kadmin.local', 'krb5kdc', 'kinit', 'klist', 'kdestroy')
+TOOLS = ('kdb5_util', 'kadmin.local', 'krb5kdc', 'kinit', 'klist', 'kdestroy', 'kvno')
 SBIN = ('/usr/sbin', '/usr/local/sbin')
 INSTALL_HINT = ('./dev setup installs them (Debian: apt-get install krb5-kdc krb5-admin-server krb5-user libkrb5-dev; '
                 'pip: requirements-kerberos.txt)')
+
+
+# libfaketime (Debian: faketime) sets a process's clock off, for the clock skew and expired ticket tests. The
+# multi-threaded variant, preloaded directly (the faketime wrapper would be a parent process to stop as well);
+# monotonic clocks stay real, or Python's sleeps hang.
+FAKETIME_LIBS = ('/usr/lib/*/faketime/libfaketimeMT.so.1', '/usr/lib/faketime/libfaketimeMT.so.1',
+                 '/usr/local/lib/faketime/libfaketimeMT.so.1')
+FAKETIME_HINT = './dev setup installs it (Debian: apt-get install faketime)'
+
+
+def faketime_library() -> str | None:
+    """Path of libfaketimeMT, or None."""
+    return next((path for pattern in FAKETIME_LIBS for path in sorted(glob.glob(pattern))), None)
+
+
+def faketime_missing() -> str | None:
+    """What this machine lacks to run a process with its clock set off, or None."""
+    return None if faketime_library() else f'missing libfaketime; {FAKETIME_HINT}'
+
+
+def clock_env(offset_s: int) -> dict[str, str]:
+    """Variables that run a process with its wall clock offset_s seconds off (none for 0)."""
+    if not offset_s:
+        return {}
+    library = faketime_library()
+    if library is None:
+        raise KdcError(faketime_missing())
+    return {'LD_PRELOAD': library, 'FAKETIME': f'{offset_s:+d}', 'FAKETIME_DONT_FAKE_MONOTONIC': '1'}
 
 
 def tool(name: str) -> str | None:
@@ -100,9 +129,10 @@ class Kdc:
         self.start_again()
         return self
 
-    def start_again(self) -> None:
-        """Run krb5kdc again on the same port and database (after stop())."""
-        self.process = subprocess.Popen([tool('krb5kdc'), '-n', '-r', self.realm], env=self.full_env(),
+    def start_again(self, clock_offset_s: int = 0) -> None:
+        """Run krb5kdc again on the same port and database (after stop()), its clock clock_offset_s seconds off."""
+        self.process = subprocess.Popen([tool('krb5kdc'), '-n', '-r', self.realm],
+                                        env=self.full_env({**os.environ, **clock_env(clock_offset_s)}),
                                         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         self._wait_listening()
 
@@ -192,13 +222,29 @@ class Kdc:
         self._run(['kadmin.local', '-r', self.realm, '-q', f'modprinc {" ".join(options)} {principal}'])
 
     def kinit(self, principal: str | None = None, password: str | None = None, *options: str,
-              ccache: str | os.PathLike | None = None) -> None:
+              ccache: str | os.PathLike | None = None, clock_offset_s: int = 0) -> None:
         """kinit with the password on standard input (never on a command line), into kdc.ccache or ccache."""
-        env = dict(self.env)
+        env = {**os.environ, **self.env, **clock_env(clock_offset_s)}
         if ccache is not None:
             env['KRB5CCNAME'] = f'FILE:{ccache}'
         self._run(['kinit', *options, principal or self.user], env=env,
                   stdin=(password or self.password) + '\n', secret=password or self.password)
+
+    def kvno(self, *services: str, clock_offset_s: int = 0) -> None:
+        """Service tickets (e.g. HTTP/localhost) into kdc.ccache, with the TGT there."""
+        self._run(['kvno', *services], env={**os.environ, **self.env, **clock_env(clock_offset_s)})
+
+    def past_tickets(self, *services: str, ago_s: int = 3600, lifetime: str = '10m') -> None:
+        """A TGT and service tickets in kdc.ccache as the KDC issued them ago_s seconds ago, for lifetime, i.e.
+        long expired: krb5kdc runs a while with its clock set back (libfaketime), as do kinit and kvno."""
+        self.stop()
+        try:
+            self.start_again(clock_offset_s=-ago_s)
+            self.kinit(None, None, '-l', lifetime, clock_offset_s=-ago_s)
+            self.kvno(*services, clock_offset_s=-ago_s)
+        finally:
+            self.stop()
+            self.start_again()
 
     def kdestroy(self) -> None:
         """Empty the default credential cache."""
@@ -212,7 +258,7 @@ class Kdc:
 
     def _run(self, cmd: list[str], *, env: dict[str, str] | None = None, stdin: str | None = None,
              secret: str | None = None) -> None:
-        result = subprocess.run([tool(cmd[0]) or cmd[0], *cmd[1:]], env=self.full_env(env), input=stdin,
+        result = subprocess.run([tool(cmd[0]) or cmd[0], *cmd[1:]], env={**self.full_env(), **(env or {})}, input=stdin,
                                 text=True, capture_output=True, check=False, timeout=60)
         if result.returncode:
             said = (result.stdout + result.stderr).replace(secret, '********') if secret else result.stdout + result.stderr

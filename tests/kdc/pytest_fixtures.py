@@ -24,7 +24,7 @@ import pytest
 from hvsim import kerberos
 from hvsim.pytest_fixtures import DEMO_LAB, MIGRATION_S
 from hvsim.simulator import Simulator
-from kdc import Kdc, KdcError, missing
+from kdc import Kdc, KdcError, faketime_missing, missing
 
 # Every demo host's FQDN has an SPN with a key in hvsim's keytab, as has localhost; other.lab.example is a service
 # the KDC knows and hvsim holds no key for (a ticket for the wrong service).
@@ -108,3 +108,12 @@ def kdc_factory(kdc):  # pylint: disable=redefined-outer-name
     yield start
     for simulator in started:
         simulator.stop()
+
+
+@pytest.fixture(scope='session')
+def kdc_faketime(kdc_session):  # pylint: disable=redefined-outer-name
+    """libfaketime, for the tests that set a process's clock off; skipped with one line without it (CI: failed)."""
+    problem = faketime_missing()
+    if problem:
+        unavailable(problem)
+    return kdc_session

@@ -116,7 +116,7 @@ def explain(text: str, *, host: str = "", username: str | None = None, spn_host:
     if "can't find client principal" in said or "matching credential not found" in said:
         return (f"The credential cache holds no ticket for {username or 'that user'} (wrong realm or another user's "
                 f"ticket). Fix: {FIX_CACHE}; the realm is upper case.")
-    if "ticket expired" in said or "credentials have expired" in said:
+    if "ticket expired" in said or "credentials have expired" in said or "credential has expired" in said:
         return f"The Kerberos ticket in the cache has expired. Fix: {FIX_CACHE}; klist shows the tickets and their end."
     if "preauthentication failed" in said or "password incorrect" in said or "decrypt integrity check failed" in said:
         return "The KDC refused the password for the user (wrong password). Fix: check ansible_password for that user."

@@ -25,6 +25,7 @@ CASES = [
     ("Cannot contact any KDC for realm 'LAB.EXAMPLE'", {"username": "ops@LAB.EXAMPLE"},
      ["unreachable", "LAB.EXAMPLE", "port 88", "krb5.conf"]),
     ("Ticket expired", {}, ["expired", "kinit"]),
+    ("(('The referenced credential has expired', 720896), ('Unknown error', 0))", {}, ["has expired", "kinit", "klist"]),
     ("Preauthentication failed", {"username": "ops@LAB.EXAMPLE"}, ["wrong password"]),
     ("Client 'nobody@LAB.EXAMPLE' not found in Kerberos database", {"username": "nobody@LAB.EXAMPLE"},
      ["no user nobody@LAB.EXAMPLE", "USER@REALM"]),
@@ -33,7 +34,7 @@ CASES = [
 
 @pytest.mark.parametrize("text, where, words", CASES, ids=[
     "no-ticket", "wrong-realm", "ticket-of-another-realm", "ip-address", "unknown-spn", "clock-skew",
-    "kdc-unreachable", "expired", "wrong-password", "unknown-user"])
+    "kdc-unreachable", "expired", "gss-credential-expired", "wrong-password", "unknown-user"])
 def test_each_failure_names_its_cause_and_fix(text, where, words):
     message = kerberos.explain(text, **where)
     assert "Fix" in message or "fix" in message

@@ -80,8 +80,10 @@ class Host:
     versions: VersionSupport = field(default_factory=lambda: VersionSupport.parse('8.0-10.0'))
     vectors: list[Vector] = field(default_factory=list)
     migration: MigrationSettings = field(default_factory=MigrationSettings)
-    blob_encoding: str = 'base64'
-    reasons_encoding: str = 'element'
+    # The forms the evidence supports (docs/wsman-wire.md): a uint8[] out parameter as one element per byte, Reasons as
+    # CIM-XML embedded instances (Microsoft's CheckSystemCompatibilityInfo page); the others are lab options.
+    blob_encoding: str = 'array'
+    reasons_encoding: str = 'cimxml'
     rejects: list[Rule] = field(default_factory=list)
     warns: list[Rule] = field(default_factory=list)
     allow_unencrypted: bool = False  # WinRM's AllowUnencrypted: plaintext bodies over HTTP get 401

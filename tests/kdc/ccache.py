@@ -43,7 +43,7 @@ class _Reader:
         self.u32()  # name type
         count = self.u32()
         realm = self.counted().decode()
-        return '/'.join(self.counted().decode() for _ in range(count)) + '@' + realm
+        return '/'.join(self.counted().decode() for _component in range(count)) + '@' + realm
 
 
 def stretch_endtimes(path: str | os.PathLike, end: int) -> list[str]:
@@ -63,13 +63,13 @@ def stretch_endtimes(path: str | os.PathLike, end: int) -> list[str]:
         reader.u16()  # key's enctype
         reader.counted()  # key
         times_at = reader.at
-        _authtime, _starttime, _endtime, _renew_till = (reader.u32() for _ in range(4))
+        _authtime, _starttime, _endtime, _renew_till = (reader.u32() for _time in range(4))
         reader.u8()  # is_skey
         reader.u32()  # ticket flags
-        for _ in range(reader.u32()):  # addresses
+        for _address in range(reader.u32()):  # addresses
             reader.u16()
             reader.counted()
-        for _ in range(reader.u32()):  # authorization data
+        for _entry in range(reader.u32()):  # authorization data
             reader.u16()
             reader.counted()
         ticket = reader.counted()

@@ -157,9 +157,9 @@ BASE = [
 # MigrateVirtualSystemToHost requests, and a known bug.
 WMI_FAULTS = [
     (SOURCE, "Enumerate:Msvm_ComputerSystem", "blocked", "finding the VM", SOURCE, 0, None),
-    (SOURCE, "Enumerate:Msvm_VirtualSystemMigrationService", "blocked", "finding the VM", SOURCE, 0, None),
-    (SOURCE, "Invoke:GetSystemCompatibilityVectors", "blocked", "finding the VM", SOURCE, 0, None),
-    (SOURCE, "Invoke:GetSystemCompatibilityInfo", "blocked", "finding the VM", SOURCE, 0, None),
+    (SOURCE, "Enumerate:Msvm_VirtualSystemMigrationService", "blocked", "[reading the VM]", SOURCE, 0, None),
+    (SOURCE, "Invoke:GetSystemCompatibilityVectors", "blocked", "[reading the VM]", SOURCE, 0, None),
+    (SOURCE, "Invoke:GetSystemCompatibilityInfo", "blocked", "[reading the VM]", SOURCE, 0, None),
     (SOURCE, "Invoke:CheckVirtualSystemIsMigratableToHost", "blocked", "CheckVirtualSystemIsMigratableToHost", SOURCE, 0,
      None),
     # the gate cannot tell whether the VM is a cluster role: it fails closed (the move asks again before sending)

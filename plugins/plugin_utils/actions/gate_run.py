@@ -61,10 +61,10 @@ class Gate:
         source_facts, view = self.reads.together(
             lambda: self.reads.read_vm(source, found[source].systems[location.vm["id"]]),
             lambda: self.reads.read_clusters([source])[source])
-        if isinstance(source_facts, Failed):
-            self.unreadable = {source: source_facts.message}
-            location = model.locate(request, [], self.unreadable, [source])
-            return model.decide(request, location, hosts=self.hosts, check_mode=self.check_mode, decided_at=decided_at)
+        if isinstance(source_facts, Failed):  # found there, but what the host says of it cannot be used: not "not found"
+            problem = model.reason(source, "source", model.READING_VM, source_facts.message)
+            return model.decide(request, location, vm=location.vm, hosts=self.hosts, check_mode=self.check_mode,
+                                decided_at=decided_at, source_problems=[problem])
         vm = source_facts["vms"][0]
         source_service = source_facts["host"]["migration_service"]
         clustered = _Clustered(self, view, vm, source)

@@ -26,6 +26,7 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.migration_ser
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.move import running_job_text
 
 FINDING = "finding the VM"
+READING_VM = "reading the VM"  # found on its source, but the host's data on it could not be used
 TRANSITIONAL_STATES = ("Starting", "Stopping", "Saving", "Pausing", "Resuming", "Snapshotting", "Reset")
 
 
@@ -360,7 +361,7 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
                                       f"{chosen}, so the gate cannot allow the move. Run again."))
         elif not chosen:
             reasons = [found for items in per_host.values() for found in items] + reasons
-            if not assessment:
+            if not assessment and not source_problems:
                 reasons.append(reason("", "request", "candidates", f"There is no candidate besides the source {source}."))
         if chosen and chosen in hyperv:
             warnings += [reason(chosen, role, "Hyper-V", text) for text in hyperv[chosen].get("warnings") or []]

@@ -26,6 +26,9 @@ def headline(decision: t.Mapping[str, t.Any]) -> str:
             # no host it may be on could be read: the VM was not looked for, rather than not found
             return f"BLOCKED: {d['vm']} could not be looked for: no host it may be on could be read ({count}). Nothing was moved."
         return f"BLOCKED: {d['vm']} was not found. Nothing was moved."
+    if verdict == "blocked" and any(item["check"] == "reading the VM" for item in d["reasons"]):
+        return (f"BLOCKED: {vm} was found on {d['source']}, but what the host says of it could not be read "
+                f"({count}). Nothing was moved.")
     if verdict == "blocked" and d["destination"]:
         return f"BLOCKED: {vm} may not move from {d['source']} to {d['destination']} ({count}). Nothing was moved."
     if verdict == "blocked":
@@ -82,6 +85,9 @@ def _cluster_line(cluster: t.Mapping[str, t.Any]) -> str:
 def _what_to_do(d: t.Mapping[str, t.Any]) -> str:
     if d["outcome"] == "ambiguous":
         return "What to do: name the VM by its id (one of those above)."
+    if any(item["check"] == "reading the VM" for item in d["reasons"]):
+        return ("What to do: the host sent data on the VM that the gate cannot use (the reason above says which). "
+                "Look at the VM on its host (Get-VM, Get-VMHost) and at the host's WMI provider, then run again.")
     if d["outcome"] == "not_found":
         return ("What to do: name the VM as Get-VM shows it, or by its id, and make sure the host it runs on is in the "
                 "inventory; migration_gate_source (source= with playbooks/migrate.yml) names that host.")

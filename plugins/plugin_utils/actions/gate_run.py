@@ -78,7 +78,8 @@ class Gate:
         failed = {host: facts.message for host, facts in target_facts.items()
                   if isinstance(facts, Failed) and host in model.targets_of(request, source)}
         assessment = model.assess(request, source, vm["vectors"], self.hosts, failed,
-                                  clustered.refusals(model.targets_of(request, source)))
+                                  {host: [("cluster", text)] for host, text in
+                                   clustered.refusals(model.targets_of(request, source)).items()})
         problems = clustered.problems + self._migration_running(source, vm, source_service)
         waited = None
         if not problems:  # a VM already on the move is not waited for: its own job holds the slots

@@ -126,12 +126,14 @@ def targets_of(request: Request, source: str | None) -> list[str]:
 
 
 def assess(request: Request, source: str | None, vm_vectors: t.Any, hosts: t.Mapping[str, t.Mapping[str, t.Any]],
-           unreadable: t.Mapping[str, str], refused: t.Mapping[str, str] | None = None) -> list[dict[str, t.Any]]:
+           unreadable: t.Mapping[str, str],
+           problems: t.Mapping[str, t.Sequence[tuple[str, str]]] | None = None) -> list[dict[str, t.Any]]:
     """Each target in rank order (then the unreadable ones): its vectors' verdict and its migration service.
 
     `hosts`: inventory host -> the host part of its hyperv_compat facts (name, vectors, migration_service);
-    `refused`: host -> why the VM's cluster will not take it there (gate/cluster.py), a reason of its own."""
-    refused = refused or {}
+    `problems`: host -> (check, text) found outside the vectors: its cluster will not take the VM there
+    (gate/cluster.py), it has no room for it (gate/room.py); each a reason of its own."""
+    problems = problems or {}
     role = "candidate" if request.pick else "destination"
     targets = targets_of(request, source)
     readable = [host for host in targets if host in hosts]
@@ -140,7 +142,7 @@ def assess(request: Request, source: str | None, vm_vectors: t.Any, hosts: t.Map
     for rank in ranking:
         host = rank["host"]
         service = hosts[host]["migration_service"]
-        found = [reason(host, role, "cluster", refused[host])] if host in refused else []
+        found = [reason(host, role, check, text) for check, text in problems.get(host, ())]
         found += [reason(host, role, "vectors", item["message"]) for item in rank["reasons"]]
         found += service_reasons(service, host, role, include_limit=False)
         active, limit = int(service.get("active_vm_migrations") or 0), service.get("max_vm_migrations")

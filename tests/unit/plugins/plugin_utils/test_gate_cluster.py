@@ -93,7 +93,7 @@ def test_a_node_the_cluster_refuses_is_a_reason_of_its_own_and_is_not_asked_abou
                         "migration_service": {"live_migration_enabled": True, "max_vm_migrations": 2,
                                               "active_vm_migrations": 0, "listener_addresses": ["10.0.2.3"]}}}
     problem = cluster.node_problem(VIEW, VIEW["vms"][FILE01], "file01", "hvc-n3")
-    assessment = decision.assess(request, "HVC-N1", vectors, hosts, {}, {"hvc-n3": problem})
+    assessment = decision.assess(request, "HVC-N1", vectors, hosts, {}, {"hvc-n3": [("cluster", problem)]})
     assert assessment[0]["usable"] is False
     assert [(item["check"], item["message"]) for item in assessment[0]["reasons"]] == [("cluster", problem)]
     assert decision.hosts_to_ask(request, assessment, None) == []  # Hyper-V is not asked where the cluster says no

@@ -26,7 +26,7 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import decision
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import message as gate_message
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import request as gate_request
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import wave
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate.schedule import Migration, Queue, Slots
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate.schedule import Migration, Queue, Room, Slots
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.move import MoveRequest
 
 
@@ -178,7 +178,7 @@ class WaveRun:
                     for future in done:
                         migration = running.pop(future)
                         outcomes[id(migration)].update(_moved(outcomes[id(migration)], future))
-                        queue.finish(migration)
+                        queue.finish(migration, moved=bool(outcomes[id(migration)]["decision"].get("moved")))
                 elif queue.waiting:  # nothing of the wave runs, yet nothing may start: others' migrations hold slots
                     stuck_since = stuck_since or time.monotonic()
                     if time.monotonic() - stuck_since >= wait:
@@ -192,13 +192,15 @@ class WaveRun:
     def _queue(self, movable: list[dict[str, t.Any]]) -> tuple[Queue, dict[int, dict[str, t.Any]]]:
         hosts = {host for outcome in movable
                  for host in (outcome["decision"]["source"], *model.equally_good(outcome["decision"]))}
-        queue = Queue(Slots({host: None for host in hosts}))  # a limit not read: one migration at a time
+        queue = Queue(Slots({host: None for host in hosts}),  # a limit not read: one migration at a time
+                      Room(_memory_for_vms([outcome["decision"] for outcome in movable])))
         if len(movable) > 1:  # one VM needs no queue: Hyper-V refuses it at a limit, and the move waits that out
             self._refresh(queue)
         outcomes = {}
         for order, outcome in enumerate(movable):
             decision = outcome["decision"]
-            migration = Migration(outcome["vm"], decision["source"], model.equally_good(decision), order=order)
+            migration = Migration(outcome["vm"], decision["source"], model.equally_good(decision), order=order,
+                                  needed_mb=_needed_mb(decision))
             queue.submit(migration)
             outcomes[id(migration)] = outcome
         return queue, outcomes
@@ -272,6 +274,21 @@ class WaveRun:
         recorded = model.record_move(decision, result, failed)
         self.say(f"{label}: {recorded['message'].splitlines()[-1]}")
         return recorded
+
+
+def _memory_for_vms(decisions: list[dict[str, t.Any]]) -> dict[str, int | None]:
+    """Each host's memory for VMs (free, less its reserve) as the gates read it, from their decisions' figures."""
+    for_vms: dict[str, int | None] = {}
+    for decision in decisions:
+        for host, figures in ((decision.get("checks") or {}).get("memory") or {}).items():
+            if figures.get("free_mb") is not None and host not in for_vms:
+                for_vms[host] = figures["free_mb"] - figures["reserve_mb"]
+    return for_vms
+
+
+def _needed_mb(decision: dict[str, t.Any]) -> int | None:
+    figures = ((decision.get("checks") or {}).get("memory") or {}).values()
+    return next((item["needed_mb"] for item in figures if item.get("needed_mb") is not None), None)
 
 
 def _as_decided(outcome: dict[str, t.Any]) -> dict[str, t.Any]:

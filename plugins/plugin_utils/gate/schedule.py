@@ -6,7 +6,8 @@ Hyper-V lets each host run MaximumActiveVirtualSystemMigration live migrations a
 on the destination. As vCenter does, a migration that would exceed a limit waits in the queue; it is not sent to be
 refused. When slots free, the queue serves first the migrations whose hosts have the most work per slot (the wave's
 bottleneck), and a VM with several equally good destinations goes where the most slots are free and the least work
-is queued, so that parallel decisions do not pile onto the host whose name sorts first.
+is queued, so that parallel decisions do not pile onto the host whose name sorts first. A migration also needs the
+memory for its VM on its destination, counting what the wave's earlier migrations placed there (Room).
 
 No I/O and no clock: the wave tells it what started and ended (actions/wave_run.py), and a test drives it on a
 simulated clock.
@@ -27,6 +28,7 @@ class Migration:
     destinations: tuple[str, ...]
     order: int = 0  # the wave's order, the last tie-break
     destination: str | None = None  # chosen when it starts
+    needed_mb: int | None = None  # the memory it takes on its destination (None: not known, not counted)
 
 
 class Slots:
@@ -54,11 +56,33 @@ class Slots:
             self.running[host] = max(0, self.running.get(host, 0) - 1)
 
 
-class Queue:
-    """`submit()` what may move, `start()` what may start now (their slots taken), `finish()` what ended."""
+class Room:
+    """The memory each host has for VMs (its free memory less its reserve), as the wave places them: a migration
+    holds its VM's memory on its destination from its start, and gives it back to its source once the VM left.
+    A host whose figure is unknown is not counted (the gate warned about it)."""
 
-    def __init__(self, slots: Slots):
+    def __init__(self, for_vms: t.Mapping[str, int | None] | None = None):
+        self.for_vms = dict(for_vms or {})
+
+    def fits(self, host: str, needed: int | None) -> bool:
+        have = self.for_vms.get(host)
+        return have is None or needed is None or have >= needed
+
+    def take(self, host: str, needed: int | None) -> None:
+        if needed is not None and self.for_vms.get(host) is not None:
+            self.for_vms[host] -= needed
+
+    def give_back(self, host: str, needed: int | None) -> None:
+        if needed is not None and self.for_vms.get(host) is not None:
+            self.for_vms[host] += needed
+
+
+class Queue:
+    """`submit()` what may move, `start()` what may start now (their slots and memory taken), `finish()` what ended."""
+
+    def __init__(self, slots: Slots, room: Room | None = None):
         self.slots = slots
+        self.room = room or Room()
         self.waiting: list[Migration] = []
         self.running: list[Migration] = []
 
@@ -77,14 +101,21 @@ class Queue:
                 break
             self.waiting.remove(migration)
             self.slots.take(migration.source, t.cast(str, migration.destination))
+            self.room.take(t.cast(str, migration.destination), migration.needed_mb)
             self.running.append(migration)
             started.append(migration)
         return started
 
-    def finish(self, migration: Migration) -> None:
-        """A started migration ended (moved, failed, or refused): its slots are free again."""
+    def finish(self, migration: Migration, moved: bool = False) -> None:
+        """A started migration ended (moved, failed, or refused): its slots are free again, and the memory it held
+        is back on its destination, or, when the VM moved, on its source, which it left."""
         self.running.remove(migration)
         self.slots.give_back(migration.source, t.cast(str, migration.destination))
+        self.room.give_back(migration.source if moved else t.cast(str, migration.destination), migration.needed_mb)
+
+    def short_of_room(self, migration: Migration) -> list[str]:
+        """The destinations a waiting migration may take that lack the memory for it now."""
+        return [host for host in migration.destinations if not self.room.fits(host, migration.needed_mb)]
 
     def _work(self) -> dict[str, float]:
         """Each host's migrations still to run (waiting, on either end), per slot: how long it will be busy."""
@@ -103,11 +134,14 @@ class Queue:
         for migration in self.waiting:
             if self.slots.free(migration.source) <= 0:
                 continue
-            open_ends = [host for host in migration.destinations if self.slots.free(host) > 0 and host != migration.source]
+            open_ends = [host for host in migration.destinations if self.slots.free(host) > 0 and host != migration.source
+                         and self.room.fits(host, migration.needed_mb)]
             if not open_ends:
                 continue
-            # Where it goes: the most free slots, then the least work queued there, then the order given (the gate's rank).
+            # Where it goes: the most free slots, then the least work queued there, then the most memory left, then the
+            # order given (the gate's rank).
             destination = min(open_ends, key=lambda host: (-self.slots.free(host), work.get(host, 0),
+                                                           -(self.room.for_vms.get(host) or 0),
                                                            migration.destinations.index(host)))
             # The busier of its two hosts first, then the other: the bottleneck of the wave is served first.
             ends = sorted((work.get(migration.source, 0), work.get(destination, 0)), reverse=True)

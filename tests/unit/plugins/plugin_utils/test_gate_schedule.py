@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate.schedule import Migration, Queue, Slots
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate.schedule import Migration, Queue, Room, Slots
 
 
 def simulate(queue: Queue, duration=lambda migration: 5.0):
@@ -30,7 +30,9 @@ def simulate(queue: Queue, duration=lambda migration: 5.0):
     start_ready()
     while ends:
         clock, _tie, migration = heapq.heappop(ends)
-        queue.finish(migration)
+        queue.finish(migration, moved=True)
+        for host, left in queue.room.for_vms.items():
+            assert left is None or left >= 0, (host, left, clock)  # never more memory placed than the host has
         start_ready()
     assert not queue.waiting and not queue.running
     return clock, peaks, order
@@ -136,3 +138,43 @@ def test_uneven_waves_hold_every_limit_and_stay_near_their_bound(limits, vms, re
 def test_a_cap_of_the_users_holds_below_the_limits():
     queue = wave({"A": 3, "B": 3}, {"A": 3, "B": 3, "C": 3})
     assert len(queue.start(cap=2)) == 2 and queue.start(cap=2) == []
+
+
+def test_a_destination_without_room_is_passed_over_and_memory_follows_the_vms():
+    # HV02 has room for one 8 GB VM, HV03 for four: two VMs equally good on both go one to each, never two to HV02
+    queue = Queue(Slots({"HV01": 2, "HV02": 2, "HV03": 2}), Room({"HV01": 0, "HV02": 8192, "HV03": 32768}))
+    for number in (1, 2):
+        queue.submit(Migration(f"vm{number}", "HV01", ("HV02", "HV03"), order=number, needed_mb=8192))
+    started = queue.start()
+    assert sorted(migration.destination for migration in started) == ["HV02", "HV03"]
+    assert queue.room.for_vms == {"HV01": 0, "HV02": 0, "HV03": 24576}
+    to_hv02, to_hv03 = sorted(started, key=lambda migration: migration.destination)
+    queue.finish(to_hv02, moved=True)  # that VM left HV01: its memory is free there now, and held on HV02
+    queue.finish(to_hv03, moved=False)  # that one failed: HV03 gets back what it held
+    assert queue.room.for_vms == {"HV01": 8192, "HV02": 0, "HV03": 32768}
+
+
+def test_a_migration_whose_destinations_all_lack_room_waits_and_says_where():
+    queue = Queue(Slots({"HV01": 2, "HV02": 2}), Room({"HV02": 4096}))
+    big = Migration("big", "HV01", ("HV02",), needed_mb=8192)
+    queue.submit(big)
+    assert queue.start() == [] and queue.waiting == [big]
+    assert queue.short_of_room(big) == ["HV02"]
+
+
+def test_unknown_memory_is_not_counted():
+    queue = Queue(Slots({"HV01": 2, "HV02": 2}), Room({"HV02": None}))
+    queue.submit(Migration("vm1", "HV01", ("HV02",), needed_mb=8192))
+    queue.submit(Migration("vm2", "HV01", ("HV02",)))
+    assert len(queue.start()) == 2
+
+
+def test_a_wave_that_naive_placement_would_overfill_fits_every_vm_where_it_has_room():
+    # 12 VMs of 4 GB leave HV01; HV02 and HV03 have room for 2 each, HV04 and HV05 for 4 each: exactly enough
+    room = Room({"HV01": 0, "HV02": 8192, "HV03": 8192, "HV04": 16384, "HV05": 16384})
+    queue = Queue(Slots({host: 2 for host in room.for_vms}), room)
+    for number in range(12):
+        queue.submit(Migration(f"vm{number:02d}", "HV01", ("HV02", "HV03", "HV04", "HV05"), order=number, needed_mb=4096))
+    _wall, _peaks, order = simulate(queue)
+    placed = {host: sum(1 for migration in order if migration.destination == host) for host in room.for_vms}
+    assert placed == {"HV01": 0, "HV02": 2, "HV03": 2, "HV04": 4, "HV05": 4} and not queue.waiting

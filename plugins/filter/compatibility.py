@@ -18,7 +18,7 @@ class FilterModule:
     def filters(self):
         return {
             "vm_compatible": jinja_plugin(vm_compatible),
-            "compat_report": jinja_plugin(compat.report),
+            "compat_report": jinja_plugin(compat.report, "compat_report"),
             "rank_hosts": jinja_plugin(ranking.rank_hosts),
             "compat_matrix": jinja_plugin(ranking.compat_matrix),
             "compat_baseline": jinja_plugin(baseline.compat_baseline),

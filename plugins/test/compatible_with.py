@@ -8,11 +8,10 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine import compat
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.plugin_errors import jinja_plugin
 
 
-@jinja_plugin
 def compatible_with(vm_vectors, host_vectors):
     return compat.report(vm_vectors, host_vectors)["compatible"]
 
 
 class TestModule:
     def tests(self):
-        return {"compatible_with": compatible_with}
+        return {"compatible_with": jinja_plugin(compatible_with, kind="test")}

@@ -7,6 +7,11 @@ from __future__ import annotations
 import typing as t
 
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.host_session import TrustEdges
+
+display = Display()
 
 
 class HyperVAction(ActionBase):
@@ -19,7 +24,11 @@ class HyperVAction(ActionBase):
         self._supports_check_mode = True  # every action decides for itself what check mode means
         result = super().run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
-        result.update(self.work(args, task_vars or {}))
+        try:
+            result.update(self.work(args, task_vars or {}))
+        finally:  # a failed task reached its hosts too
+            for warning in TrustEdges.of(self).warnings():
+                display.warning(f"vmgate.hyperv: {warning}")
         return result
 
     def work(self, args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -26,7 +26,8 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.inventory_conn
 class HostSession:
     """`with HostSession.for_task(action, task_vars, args) as session: session.run(lambda api: ...)`."""
 
-    def __init__(self, label: str, namespace: str, resolve: t.Callable[[], winrm_settings.WinRMSettings]):
+    def __init__(self, label: str, namespace: str, resolve: t.Callable[[], winrm_settings.WinRMSettings],
+                 action: t.Any = None):
         self.label = label
         self.namespace = namespace
         self.settings: winrm_settings.WinRMSettings | None = None
@@ -34,6 +35,8 @@ class HostSession:
         self._lock = threading.RLock()  # one request at a time per host: NTLM binds its context to the connection
         try:
             self.settings = resolve()
+            if action is not None:
+                TrustEdges.of(action).add(label, self.settings)
             self.client = WSManClient(self.settings)
         except (winrm_settings.SettingsError, WSManError) as exc:
             raise AnsibleActionFail(self.message(exc, "preparing the connection")) from None
@@ -43,7 +46,7 @@ class HostSession:
         """The host the task runs on (or is delegated to), with the task's connection options."""
         label = str(action._task.delegate_to or task_vars.get("inventory_hostname") or "the host")  # pylint: disable=protected-access
         return cls(label, args.get("namespace") or DEFAULT_NAMESPACE, lambda: winrm_settings.resolve(
-            action._connection, connection_options(args), extras=_winrm_vars(action, task_vars)))  # pylint: disable=protected-access
+            action._connection, connection_options(args), extras=_winrm_vars(action, task_vars)), action)  # pylint: disable=protected-access
 
     @classmethod
     def for_inventory_host(cls, action: t.Any, task_vars: dict[str, t.Any], name: str,
@@ -58,7 +61,7 @@ class HostSession:
             if key.startswith("ansible_")
         }
         connection = InventoryConnection(name, host_vars, credentials_from=_TaskCredentials(action))
-        return cls(name, namespace, lambda: winrm_settings.resolve(connection, {}))
+        return cls(name, namespace, lambda: winrm_settings.resolve(connection, {}), action)
 
     def sibling(self) -> HostSession:
         """A session of its own to the same host with the same settings (for a thread that works long there)."""
@@ -92,6 +95,66 @@ class HostSession:
                 return work(self.api)
             except (failures.StepFailed, HyperVError, WSManError) as exc:
                 self.fail(exc)
+
+
+class TrustEdges:
+    """The hosts one task reaches without the protection it could have: certificate validation turned off, or
+    requests in clear text. Each session records its host; the action warns once, at its end, naming them all."""
+
+    _ATTRIBUTE = "_vmgate_trust_edges"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.unchecked: dict[str, None] = {}  # ordered sets of host labels
+        self.clear: dict[str, dict[str, str]] = {"basic": {}, "requests": {}}  # label -> transport
+
+    @classmethod
+    def of(cls, action: t.Any) -> TrustEdges:
+        """The record of this action's task run (one per action object: Ansible makes one per task and host)."""
+        edges = getattr(action, cls._ATTRIBUTE, None)
+        if edges is None:
+            edges = cls()
+            setattr(action, cls._ATTRIBUTE, edges)
+        return edges
+
+    def add(self, label: str, settings: winrm_settings.WinRMSettings) -> None:
+        with self._lock:
+            if settings.certificate_unchecked:
+                self.unchecked[label] = None
+            if settings.clear_text:
+                self.clear[settings.clear_text][label] = settings.transport
+
+    def warnings(self) -> list[str]:
+        """The warnings, one per kind, each naming every host (never a user name or a password)."""
+        with self._lock:
+            found = []
+            if self.unchecked:
+                found.append(
+                    f"TLS certificate validation is turned off for {_names(self.unchecked)} (validate_certs: false, "
+                    "ansible_winrm_server_cert_validation=ignore or ansible_psrp_cert_validation=ignore): the "
+                    "controller cannot tell these hosts from an impostor on the network, which would receive the "
+                    "credentials and could answer for Hyper-V. Validate it: give the controller the issuing CA "
+                    "with ansible_winrm_ca_trust_path (psrp: ansible_psrp_ca_cert).")
+            if self.clear["requests"]:
+                hosts = self.clear["requests"]
+                found.append(
+                    f"WinRM message encryption is turned off over plain HTTP for {_names(hosts)} "
+                    f"({', '.join(sorted(set(hosts.values())))} with message_encryption: never): every request and "
+                    "reply, the VMs' names, their data and the migrations asked, travels in clear text on the network. "
+                    "Use HTTPS (port 5986), or leave ansible_winrm_message_encryption (psrp: "
+                    "ansible_psrp_message_encryption) at auto.")
+            if self.clear["basic"]:
+                found.append(
+                    f"Basic authentication over plain HTTP for {_names(self.clear['basic'])} (allow_basic_over_http): "
+                    "the password, only base64-encoded, and every request and reply travel in clear text on the "
+                    "network. Use HTTPS (port 5986).")
+            return found
+
+
+def _names(labels: t.Iterable[str]) -> str:
+    """Host names in a sentence, each on one line whatever it holds."""
+    names = sorted({" ".join(str(label).split()) for label in labels})
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 class _TaskCredentials:

@@ -91,6 +91,24 @@ class WinRMSettings:
             )
         return self
 
+    @property
+    def certificate_unchecked(self) -> bool:
+        """HTTPS whose certificate is not validated: any machine on the path can pose as the host."""
+        return self.scheme == "https" and self.server_cert_validation == "ignore"
+
+    @property
+    def clear_text(self) -> str | None:
+        """What crosses the network unencrypted with these settings: "basic" (the password and every request, over
+        HTTP with allow_basic_over_http), "requests" (NTLM, Kerberos or CredSSP over HTTP with message_encryption
+        never), or None."""
+        if self.scheme != "http":
+            return None
+        if self.transport in BASIC_TRANSPORTS and not self.cert_pem:
+            return "basic"
+        if self.message_encryption == "never":
+            return "requests"
+        return None
+
     def protocol_kwargs(self) -> dict[str, t.Any]:
         """Arguments for winrm.protocol.Protocol."""
         kwargs: dict[str, t.Any] = {

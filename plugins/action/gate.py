@@ -36,6 +36,7 @@ ARGUMENT_SPEC = {
     "migration_type": {"type": "raw"},
     "destination_path": {"type": "raw"},
     "allowed_states": {"type": "raw"},
+    "memory_reserve_mb": {"type": "raw"},
     "namespace": {"type": "str", "default": VIRTUALIZATION_NAMESPACE,
                   "choices": [VIRTUALIZATION_NAMESPACE, CLUSTER_NAMESPACE]},
 }

@@ -22,7 +22,7 @@ PRINTS_FAILURES = tuple(int(part) for part in ansible_version.split(".")[:2]) >=
 ARGUMENT_SPEC = {
     **{name: {"type": "raw"} for name in (
         "vm", "vms", "drain", "source", "destination", "candidates", "mode", "override_reason", "limit_wait",
-        "limit_poll", "move_timeout", "migration_type", "destination_path")},
+        "limit_poll", "move_timeout", "migration_type", "destination_path", "memory_reserve_mb")},
     "group": {"type": "str", "default": "hyperv"},
     "parallel": {"type": "int"},
     "move_poll": {"type": "float", "default": 1.0},

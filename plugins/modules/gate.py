@@ -75,6 +75,12 @@ options:
       - Seconds between two reads of a full host while waiting.
       - A number, or a string holding one; more than V(0). The default, also when blank, is V(5).
     type: raw
+  memory_reserve_mb:
+    description:
+      - The memory, in MB, a destination keeps for itself and is never planned for VMs. A destination whose free
+        memory, less this reserve, is less than the VM needs (its assigned memory while it runs) blocks, with the figures.
+      - A whole number, or a string holding one; V(0) or more. The default, also when blank, is V(2048).
+    type: raw
   migration_type:
     description:
       - The migration Hyper-V is asked about, V(live) (the default, also when blank) or V(live_and_storage); any

@@ -80,6 +80,12 @@ options:
       - Seconds between two looks at a host at its limit.
       - A number, or a string holding one; more than V(0). The default, also when blank, is V(5).
     type: raw
+  memory_reserve_mb:
+    description:
+      - The memory, in MB, each destination keeps for itself and is never planned for VMs; the wave counts the memory
+        of the migrations it placed on a host against what is left.
+      - A whole number, or a string holding one; V(0) or more. The default, also when blank, is V(2048).
+    type: raw
   move_timeout:
     description:
       - Seconds to follow each migration job. A job still running then is reported, not cancelled.

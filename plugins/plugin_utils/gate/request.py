@@ -18,6 +18,7 @@ import unicodedata
 MODES = ("gate", "move")
 MIGRATION_TYPES = ("live", "live_and_storage")
 PREFIX = "migration_gate_"
+DEFAULT_RESERVE_MB = 2048  # memory_reserve_mb: what a destination keeps for itself (gate/room.py)
 DEFAULT_STATES = ("Running", "Off", "Paused")
 
 
@@ -46,6 +47,7 @@ class Request:
     destination_path: str | None = None
     allowed_states: tuple[str, ...] = DEFAULT_STATES
     candidates_by_default: bool = False  # every host of the group (migrate.yml): a clustered VM's are its nodes
+    memory_reserve_mb: int = DEFAULT_RESERVE_MB  # what a destination keeps for itself, never planned for VMs
 
     @property
     def pick(self) -> bool:
@@ -131,6 +133,21 @@ class _Problems:
             return default
         return float(value)
 
+    def megabytes(self, name: str, value: t.Any, default: int) -> int:
+        """A whole number of MB, 0 or more, or a string of one (as -e and templated variables send it)."""
+        if is_blank(value):
+            return default
+        number = value
+        if isinstance(value, str):
+            try:
+                number = int(value.strip())
+            except ValueError:
+                number = None
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            self.add(f"{self.prefix}{name} must be a whole number of MB, 0 or more, got {self.type_name(value)} ({value!r}).")
+            return default
+        return number
+
     def choice(self, name: str, value: t.Any, choices: tuple[str, ...], default: str) -> str:
         if is_blank(value):
             return default
@@ -182,6 +199,7 @@ def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], prefix: str 
     mode = problems.choice("mode", raw.get("mode"), MODES, "gate")
     limit_wait = problems.number("limit_wait", raw.get("limit_wait"), minimum=0, inclusive=True, default=0)
     limit_poll = problems.number("limit_poll", raw.get("limit_poll"), minimum=0, inclusive=False, default=5)
+    reserve = problems.megabytes("memory_reserve_mb", raw.get("memory_reserve_mb"), DEFAULT_RESERVE_MB)
     states = raw.get("allowed_states")
     if is_blank(states):
         states = DEFAULT_STATES
@@ -195,6 +213,7 @@ def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], prefix: str 
         mode=mode, override_reason=reason.strip() if reason else None, limit_wait=limit_wait, limit_poll=limit_poll,
         migration_type=migration_type, destination_path=destination_path, allowed_states=tuple(states),
         candidates_by_default=raw.get("candidates_by_default") is True and candidates is not None,
+        memory_reserve_mb=reserve,
     )
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import typing as t
 
-DEFAULT_RESERVE_MB = 2048  # memory_reserve_mb: what a host keeps for itself, never planned for VMs
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import request
+
+DEFAULT_RESERVE_MB = request.DEFAULT_RESERVE_MB  # memory_reserve_mb: what a host keeps for itself, never planned for VMs
 
 
 def needed_mb(vm: t.Mapping[str, t.Any]) -> int | None:

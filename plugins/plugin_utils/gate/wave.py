@@ -104,6 +104,7 @@ def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], group_hosts:
         "limit_poll": raw.get("limit_poll") if _answered(raw.get("limit_poll")) else DEFAULTS["limit_poll"],
         "migration_type": raw.get("migration_type") if _answered(raw.get("migration_type")) else DEFAULTS["migration_type"],
         "destination_path": raw.get("destination_path"),
+        "memory_reserve_mb": raw.get("memory_reserve_mb"),
     }
     if options["candidates"] is None and not _answered(options["destination"]):
         options["candidates"] = list(group_hosts) or None  # by default, every host of group hyperv

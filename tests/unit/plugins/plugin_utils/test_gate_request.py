@@ -334,3 +334,14 @@ def test_is_blank(value, blank):
 
 def test_visible_keeps_only_what_shows():
     assert gate_request.visible(" a\u200b b\t") == "ab"
+
+
+@pytest.mark.parametrize("given, reserve", [(None, 2048), ("", 2048), ("  ", 2048), (0, 0), ("4096", 4096), (1024, 1024)])
+def test_the_memory_reserve_is_a_whole_number_of_mb(given, reserve):
+    assert ok(destination="hv02", memory_reserve_mb=given).memory_reserve_mb == reserve
+
+
+@pytest.mark.parametrize("given", [-1, "-5", 1.5, "2 GB", True, [2048]])
+def test_a_memory_reserve_that_is_not_a_whole_number_of_mb_is_refused(given):
+    assert any(problem.startswith("migration_gate_memory_reserve_mb must be a whole number of MB, 0 or more")
+               for problem in problems(destination="hv02", memory_reserve_mb=given))

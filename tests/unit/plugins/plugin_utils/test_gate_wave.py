@@ -188,7 +188,7 @@ def test_the_defaults_passed_to_the_gate():
     assert request.gate == {
         "source": None, "destination": None, "candidates": GROUP, "search_hosts": GROUP, "mode": "move",
         "override_reason": None, "limit_wait": 120, "limit_poll": 5, "migration_type": "live", "destination_path": None,
-        "candidates_by_default": True,  # a clustered VM's candidates are then the other nodes of its cluster
+        "memory_reserve_mb": None, "candidates_by_default": True,  # a clustered VM's candidates are then the other nodes of its cluster
     }
     assert "candidates_by_default" not in ok(candidates="hv02,hv03").gate
 
@@ -203,12 +203,12 @@ def test_blank_options_take_their_defaults(blank):
 def test_every_option_is_passed_to_the_gate_as_given():
     request = ok(vms="web01,db01", source="hv01", destination="hv02", mode="gate", override_reason="CHG-1",
                  limit_wait="30", limit_poll=0.5, migration_type="live_and_storage", destination_path="D:\\VMs",
-                 move_timeout="90")
+                 move_timeout="90", memory_reserve_mb="4096")
     assert request.vms == ("web01", "db01") and request.move_timeout == 90
     assert request.gate == {
         "source": "hv01", "destination": "hv02", "candidates": None, "search_hosts": GROUP, "mode": "gate",
         "override_reason": "CHG-1", "limit_wait": "30", "limit_poll": 0.5, "migration_type": "live_and_storage",
-        "destination_path": "D:\\VMs",
+        "destination_path": "D:\\VMs", "memory_reserve_mb": "4096",
     }
 
 

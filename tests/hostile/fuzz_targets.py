@@ -286,7 +286,13 @@ class Canned(WSManClient):
     def _post(self, document: str) -> bytes:
         if not self._replies:
             raise AssertionError("the client asked for more replies than the host sent")  # pragma: no cover
-        return self._replies.pop(0)
+        return relate(self._replies.pop(0), document)
+
+
+def relate(reply: bytes, request: str) -> bytes:
+    """The reply, its empty header (where the damage left it) now relating to the request, as a host's does."""
+    message_id = re.search(r"<a:MessageID>([^<]*)</a:MessageID>", request).group(1)
+    return reply.replace(b"<s:Header/>", f"<s:Header><a:RelatesTo>{message_id}</a:RelatesTo></s:Header>".encode(), 1)
 
 
 def check_parse_document(data: bytes) -> None:

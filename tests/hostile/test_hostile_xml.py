@@ -7,11 +7,13 @@ Each one is refused with a ResponseError that says why; no entity is ever expand
 from __future__ import annotations
 
 import sys
+import uuid
 
 import pytest
 import yaml
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import HyperVHost
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman import soap as wsman_xml
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.client import MAX_RESPONSE_BYTES, WSManClient
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import ResponseError
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.settings import WinRMSettings
@@ -28,6 +30,9 @@ INSTANCE = (b'<p:Msvm_ComputerSystem xmlns:p="http://schemas.microsoft.com/wbem/
             b'Msvm_ComputerSystem"><p:Name>6C9A2A5F-7F1B-4D4B-9C1E-0F0E1D2C3B4A</p:Name><p:ElementName>web01</p:ElementName>'
             b'<p:Caption>Virtual Machine</p:Caption><p:EnabledState>2</p:EnabledState></p:Msvm_ComputerSystem>')
 VALID = OPEN + INSTANCE + CLOSE
+FIXED_ID = uuid.UUID("0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0")
+RELATES_TO_FIXED_ID = (b'<s:Header><a:RelatesTo xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing">uuid:%s</a:RelatesTo>'
+                       b'</s:Header>' % str(FIXED_ID).encode())
 LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
           + b"".join(b'<!ENTITY lol%d "%s">' % (level, (b"&lol%d;" % (level - 1) if level > 1 else b"&lol;") * 10)
                      for level in range(1, 10))
@@ -59,9 +64,10 @@ def host_api(sim) -> HyperVHost:
     return HyperVHost(WSManClient(settings))
 
 
-def test_the_valid_reply_is_read(hvsim_lab):
-    """The control: the same bytes, unharmed, are a VM."""
-    hvsim_lab.inject(HOST, "raw", op=OP, body=VALID)
+def test_the_valid_reply_is_read(hvsim_lab, monkeypatch):
+    """The control: the same bytes, unharmed and relating to the request (its MessageID fixed for that), are a VM."""
+    monkeypatch.setattr(wsman_xml, "uuid", type("FixedUuid", (), {"uuid4": staticmethod(lambda: FIXED_ID)}))
+    hvsim_lab.inject(HOST, "raw", op=OP, body=VALID.replace(b"<s:Header/>", RELATES_TO_FIXED_ID))
     vms = host_api(hvsim_lab).virtual_machines(["web01"])
     assert [(vm["ElementName"], vm["EnabledState"]) for vm in vms] == [("web01", 2)]
 

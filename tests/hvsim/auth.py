@@ -36,6 +36,9 @@ KERBEROS_PROTOCOL = 'application/HTTP-Kerberos-session-encrypted'
 PROTOCOLS = (PROTOCOL, KERBEROS_PROTOCOL)
 ENCRYPTED_CONTENT_TYPE = f'multipart/encrypted;protocol="{PROTOCOL}";boundary="Encrypted Boundary"'
 _OCTET = b'\tContent-Type: application/octet-stream\r\n'
+# Basic credentials as a Windows host reads them: in its ANSI code page (windows-1252 on an en-US host), since its
+# challenge names no charset (RFC 7617 section 2.1); docs/wsman-wire.md, Authentication.
+BASIC_CHARSET = 'cp1252'
 
 
 class EncryptionError(ValueError):
@@ -208,7 +211,7 @@ class ConnectionAuth:
     def _basic(self, credentials: str, secure: bool) -> AuthOutcome:
         self.reset()
         try:
-            user, _sep, password = base64.b64decode(credentials, validate=True).decode('utf-8').partition(':')
+            user, _sep, password = base64.b64decode(credentials, validate=True).decode(BASIC_CHARSET).partition(':')
         except (binascii.Error, UnicodeDecodeError):
             return self._reject()
         # AllowUnencrypted=false: WinRM answers Basic over plain HTTP with 401 whatever the password.

@@ -60,6 +60,13 @@ def invalid_selectors(detail: str = '') -> WsmanFault:
     return WsmanFault('w:InvalidSelectors', reason + detail, wsman_code=2150858843)
 
 
+def resource_not_found() -> WsmanFault:
+    """Selectors that name every key but match no instance, as Windows answers a Get or an Invoke (MS-WSMV 4.10;
+    wsmerror.h ERROR_WSMAN_RESOURCE_NOT_FOUND 0x80338000, its message text)."""
+    return WsmanFault('a:DestinationUnreachable', 'The WS-Management service cannot process the request. The service cannot find the '
+                      'resource identified by the resource URI and selectors. ', wsman_code=2150858752, action=ADDRESSING_FAULT_ACTION)
+
+
 def invalid_namespace(namespace: str) -> WsmanFault:
     """Namespace unknown on the host (Hyper-V role missing, or not a cluster node)."""
     return WsmanFault('w:InternalError', 'Invalid namespace ', code='s:Receiver', wsman_code=2150858752,

@@ -284,7 +284,7 @@ class WsmanResponder:
 
     def _namespace(self, resource: Resource) -> str:
         """The host's spelling of the namespace, or the invalid-namespace fault (Hyper-V role missing)."""
-        for namespace in self.host.namespaces:
+        for namespace in self.host.wmi_namespaces:
             if namespace.lower() == resource.namespace.lower():
                 return namespace
         raise soap.invalid_namespace(resource.namespace)
@@ -410,7 +410,8 @@ class WsmanResponder:
     # Get and Invoke
 
     def _select(self, class_name: str, selectors: dict[str, str]) -> CimInstance:
-        """The one instance whose keys the selectors name exactly (__cimnamespace is ignored)."""
+        """The one instance whose keys the selectors name exactly (__cimnamespace is ignored). Missing or unknown keys are
+        w:InvalidSelectors; every key named but no instance matching is Windows' ERROR_WSMAN_RESOURCE_NOT_FOUND."""
         given = {name.lower(): value for name, value in selectors.items() if name.lower() != '__cimnamespace'}
         found = classes.instances(self.lab, self.host, class_name)
         keys = {key.lower() for key in classes.KEYS.get(class_name, ())}
@@ -420,7 +421,7 @@ class WsmanResponder:
             values = {key.lower(): str(value) for key, value in instance.key_values().items()}
             if all(values.get(name, '').lower() == value.lower() for name, value in given.items()):
                 return instance
-        raise soap.invalid_selectors('No instance matches them.')
+        raise soap.resource_not_found()
 
     def get(self, request: soap.WsmanRequest) -> tuple[str, str]:
         """Transfer Get of one instance by its keys."""

@@ -104,7 +104,7 @@ def test_get_by_key(cluster_client):
     assert text(node, 'State') == '0'
     with pytest.raises(WSManFaultError) as caught:
         wsman.send(GET, GROUP, selectors={'Name': 'tools01'})  # not a cluster role
-    assert caught.value.wsman_fault_code == 2150858843
+    assert (caught.value.fault_subcode, caught.value.wsman_fault_code) == ('a:DestinationUnreachable', 2150858752)
 
 
 def test_a_standalone_host_has_no_mscluster_namespace(cluster_client):

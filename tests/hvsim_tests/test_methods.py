@@ -197,7 +197,7 @@ def test_get_job_and_missing_job(client, hvsim_lab):
         assert job.findtext(f'{{{V2}Msvm_MigrationJob}}JobState') in ('4', '7')
     with pytest.raises(WSManFaultError) as caught:
         wsman.send(GET, V2 + 'Msvm_MigrationJob', selectors={'InstanceID': 'F00D0000-0000-0000-0000-000000000000'})
-    assert (caught.value.fault_subcode, caught.value.wsman_fault_code) == ('w:InvalidSelectors', 2150858843)
+    assert (caught.value.fault_subcode, caught.value.wsman_fault_code) == ('a:DestinationUnreachable', 2150858752)  # no such job
     with pytest.raises(WSManFaultError):  # the job lives on its source host only
         client('HV-NEW-01').send(GET, V2 + 'Msvm_MigrationJob', selectors={'InstanceID': job_id})
     assert hvsim_lab.counters('HV-OLD-01') == {'Invoke:MigrateVirtualSystemToHost': 1, 'Get:Msvm_MigrationJob': 2, 'Get:Msvm_ConcreteJob': 1}
@@ -208,16 +208,16 @@ def test_get_computer_system_by_keys(client, hvsim_lab):
     assert vm.findtext(f'{{{V2}Msvm_ComputerSystem}}ElementName') == 'web01'
 
 
-@pytest.mark.parametrize('selectors', [
-    service_selectors('HV-NEW-01'),  # another host's service
-    service_selectors('HV-OLD-01', name='vsmigrationservice'),
-    {'CreationClassName': 'Msvm_VirtualSystemMigrationService', 'Name': 'migrationwmi'},  # incomplete
-    {},
+@pytest.mark.parametrize('selectors, subcode', [
+    (service_selectors('HV-NEW-01'), 'a:DestinationUnreachable'),  # another host's service: no such instance
+    (service_selectors('HV-OLD-01', name='vsmigrationservice'), 'a:DestinationUnreachable'),
+    ({'CreationClassName': 'Msvm_VirtualSystemMigrationService', 'Name': 'migrationwmi'}, 'w:InvalidSelectors'),  # incomplete
+    ({}, 'w:InvalidSelectors'),
 ])
-def test_invoke_with_wrong_selectors(client, hvsim_lab, selectors):
+def test_invoke_with_wrong_selectors(client, hvsim_lab, selectors, subcode):
     with pytest.raises(WSManFaultError) as caught:
         client('HV-OLD-01').invoke('HV-OLD-01', 'GetSystemCompatibilityVectors', ref_xml('ComputerSystem', hvsim_lab.guid('web01')), selectors=selectors)
-    assert caught.value.fault_subcode == 'w:InvalidSelectors'
+    assert caught.value.fault_subcode == subcode
 
 
 def test_unknown_method_and_parameter_are_wmi_faults(client):

@@ -160,10 +160,16 @@ class HyperVHost:
         """Call methods with the service keys compat_facts recorded, sparing an enumeration.
 
         Stale keys cost nothing but a retry: a method call with selectors that match no instance
-        is refused before anything runs (w:InvalidSelectors), and then the service is read afresh.
+        is refused before anything runs (Windows: a:DestinationUnreachable with ERROR_WSMAN_RESOURCE_NOT_FOUND;
+        w:InvalidSelectors also counts), and then the service is read afresh.
         """
         if keys and all(keys.get(key) for key in SERVICE_KEYS):
             self._service_keys = {key: str(keys[key]) for key in SERVICE_KEYS}
+
+    def _forget_service(self) -> None:
+        """Drop the service keys recorded or read, so the next call reads the service again."""
+        self._service_keys = None
+        self._service = None
 
     def _service_selectors(self) -> dict[str, str]:
         if self._service_keys is not None:
@@ -180,9 +186,9 @@ class HyperVHost:
         try:
             output = invoke()
         except WSManFault as exc:
-            if exc.subcode != "InvalidSelectors" or self._service_keys is None:
+            if not exc.instance_missing:
                 raise
-            self._service_keys = None  # recorded keys went stale: read the service and call once more
+            self._forget_service()  # the keys went stale: read the service and call once more
             output = invoke()
         try:
             output["ReturnValue"] = cim_types.convert(output.get("ReturnValue"), "uint32", f"{method}.ReturnValue")

@@ -16,6 +16,7 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.settings impor
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import (
     AuthenticationError,
     CertificateError,
+    CredentialEncodingError,
     ResponseError,
     TransportError,
     WSManError,
@@ -69,8 +70,10 @@ def describe(exc: Exception, *, host: str, step: str, settings: WinRMSettings | 
             "address and port, that a WinRM listener runs there (winrm enumerate winrm/config/listener), and "
             "that the firewall lets the controller in."
         )
+    if isinstance(exc, CredentialEncodingError):
+        return f"{host}: cannot send the credentials of {user} to {endpoint} while {step}: {_detail(exc)}."
     if isinstance(exc, WSManFault) and exc.namespace_missing:
-        missing = f"{host}: {step} at {endpoint} failed: the WMI namespace {namespace} does not exist"
+        missing = f"{host}: {step} at {endpoint} failed: {_what_is_missing(exc, namespace)}"
         if namespace == CLUSTER_NAMESPACE:
             return (
                 f"{missing}, so the host is not a node of a Hyper-V failover cluster. Use the default "
@@ -89,6 +92,13 @@ def describe(exc: Exception, *, host: str, step: str, settings: WinRMSettings | 
     if isinstance(exc, (HyperVError, WSManError)):
         return f"{host}: {step} at {endpoint} failed: {_detail(exc)}."
     return f"{host}: {step} failed: {type(exc).__name__}: {exc}"
+
+
+def _what_is_missing(fault: WSManFault, namespace: str) -> str:
+    """The namespace only when WMI said the namespace is missing; otherwise the class, in the provider's words."""
+    if fault.class_missing:
+        return f"the WMI namespace {namespace} has no class the request named ({_detail(fault)})"
+    return f"the WMI namespace {namespace} does not exist"
 
 
 def _detail(exc: Exception) -> str:

@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import time
 import typing as t
+import uuid
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman import kerberos
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman import soap as wsman_xml
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.settings import WinRMSettings
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.settings import BASIC_TRANSPORTS, WinRMSettings
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import (
     AuthenticationError,
     CertificateError,
+    CredentialEncodingError,
     KerberosError,
+    MismatchedReply,
     ResponseError,
     TransportError,
     WSManError,
+    WSManFault,
     fault_from_envelope,
+    relates_to,
 )
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.soap import NS, Instance
 
@@ -104,6 +109,22 @@ class WSManClient:
             self._protocol = protocol
         return self._protocol.transport
 
+    def _check_basic_encoding(self) -> None:
+        """Basic sends the user name and password in Latin-1 (requests; RFC 7617 leaves the charset to the server, and
+        WinRM's challenge names none): refuse, before connecting, credentials that Latin-1 cannot write."""
+        settings = self.settings
+        if settings.transport not in BASIC_TRANSPORTS or settings.cert_pem:
+            return
+        for what, value in (("user name", settings.username), ("password", settings.password)):
+            try:
+                (value or "").encode("latin-1")
+            except UnicodeEncodeError:
+                raise CredentialEncodingError(
+                    f"{self.endpoint}: the {what} has characters outside Latin-1 (ISO-8859-1), which Basic "
+                    "authentication cannot carry (a Windows host reads Basic credentials in its ANSI code page). "
+                    "Use transport ntlm, kerberos or credssp, which carry them in Unicode, or Latin-1 characters only.",
+                    endpoint=self.endpoint) from None
+
     def _kerberos_login(self) -> None:
         """With transport kerberos and a password, get the ticket pywinrm will use (it cannot use a password)."""
         settings = self.settings
@@ -135,6 +156,7 @@ class WSManClient:
     def _send(self, document: str) -> bytes:
         """Send one envelope; map every failure to a typed error naming the endpoint."""
         where = self.endpoint
+        self._check_basic_encoding()
         try:
             return self._transport().send_message(document)
         except InvalidCredentialsError:
@@ -184,7 +206,7 @@ class WSManClient:
 
     def _request(self, *, action: str, resource_uri: str, body: str = "",
                  selectors: dict[str, str] | None = None) -> t.Any:
-        document, _message_id = wsman_xml.envelope(
+        document, message_id = wsman_xml.envelope(
             endpoint=self.endpoint,
             action=action,
             resource_uri=resource_uri,
@@ -192,18 +214,37 @@ class WSManClient:
             selectors=selectors,
             timeout_s=self.settings.operation_timeout_sec,
         )
-        data = self._post(document)
+        try:
+            data = self._post(document)
+        except WSManFault as fault:  # an HTTP error status carrying a fault
+            if fault.relates_to is not None:
+                self._check_relates_to(fault.relates_to, message_id)
+            raise
         try:
             root = wsman_xml.parse_document(data, self.max_response_bytes)
         except wsman_xml.XMLRefused as exc:
             raise ResponseError(f"{self.endpoint}: {exc}", endpoint=self.endpoint) from None
-        fault = fault_from_envelope(root, endpoint=self.endpoint, http_status=200)
-        if fault:
-            raise fault
         body_element = root.find("s:Body", NS)
         if body_element is None:
             raise ResponseError(f"{self.endpoint}: the reply has no SOAP body", endpoint=self.endpoint)
+        fault = fault_from_envelope(root, endpoint=self.endpoint, http_status=200)
+        if fault is None or fault.relates_to is not None:  # data must say which request it answers; a fault may not
+            self._check_relates_to(relates_to(root), message_id)
+        if fault:
+            raise fault
         return body_element
+
+    def _check_relates_to(self, related: str | None, message_id: str) -> None:
+        """A reply answers the request whose MessageID its RelatesTo names (WS-Addressing 2004/08 section 3: it MUST
+        be present in a reply). Any other reply is not read, and the connection it came on is dropped."""
+        if related is not None and _same_message_id(related, message_id):
+            return
+        self.close()
+        named = f"answers {related!r}" if related else "names no request (no RelatesTo)"
+        raise MismatchedReply(
+            f"{self.endpoint}: the host answered another request: the reply {named}, not {message_id}, the request "
+            "sent; nothing was read from it. Run again; if it recurs, look for a proxy or load balancer in front of "
+            "the host that mixes up replies.", endpoint=self.endpoint)
 
     def _read(self, operation: t.Callable[[], t.Any]) -> t.Any:
         """Run a read, again after a transient failure, a bounded number of times."""
@@ -286,6 +327,20 @@ class WSManClient:
         if self._protocol is not None:
             self._protocol.transport.close_session()
             self._protocol = None
+
+
+def _same_message_id(related: str, message_id: str) -> bool:
+    """The same message: equal URIs, uuid: URIs compared as UUIDs (a host may write the hex digits in capitals)."""
+    def normal(text: str) -> str:
+        text = text.strip()
+        if text[:5].lower() == "uuid:":
+            try:
+                return "uuid:" + str(uuid.UUID(text[5:]))
+            except ValueError:
+                return text
+        return text
+
+    return normal(related) == normal(message_id)
 
 
 def _cause(exc: BaseException) -> str:

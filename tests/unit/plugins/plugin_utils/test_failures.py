@@ -53,8 +53,10 @@ CASES = {
                           [HOST, V2, "Hyper-V role is not installed", "Install-WindowsFeature Hyper-V"]),
     "class-missing": (WSManFault("Invalid class", endpoint=ENDPOINT, wmi_code=2147749904), V2,
                       [HOST, V2, "Install-WindowsFeature"]),
-    "destination-unreachable": (WSManFault("No route", endpoint=ENDPOINT, subcode="DestinationUnreachable"), V2,
-                                [HOST, V2, "Install-WindowsFeature"]),
+    "stale-selectors": (WSManFault("The service cannot find the resource identified by the resource URI and selectors. "
+                                   "[a:DestinationUnreachable, WSManFault 2150858752]", endpoint=ENDPOINT,
+                                   subcode="DestinationUnreachable", wsman_code=2150858752), V2,
+                        [HOST, STEP, "WS-Management fault", "DestinationUnreachable", "2150858752"]),
     "cluster-namespace-missing": (namespace_fault(), CLUSTER,
                                   [HOST, CLUSTER, "failover cluster", "root/virtualization/v2"]),
     "access-denied": (WSManFault("Access is denied. [w:AccessDenied, WSManFault 5]", endpoint=ENDPOINT,

@@ -76,10 +76,13 @@ def parse_request(document: str) -> Request:
                    selectors, parameters)
 
 
+NIL_MESSAGE_ID = "uuid:00000000-0000-0000-0000-000000000000"  # FakeTransport writes the request's MessageID in its place
+
+
 def envelope(action: str, body: str) -> str:
     return (f'<s:Envelope {ENVELOPE_NS} xml:lang="en-US"><s:Header><a:Action>{action}</a:Action>'
             f"<a:MessageID>uuid:7E2C0D2B-0D4C-4F4A-8E1B-1C2D3E4F5A6B</a:MessageID><a:To>{ANONYMOUS}</a:To>"
-            f"<a:RelatesTo>uuid:00000000-0000-0000-0000-000000000000</a:RelatesTo></s:Header><s:Body>{body}</s:Body></s:Envelope>")
+            f"<a:RelatesTo>{NIL_MESSAGE_ID}</a:RelatesTo></s:Header><s:Body>{body}</s:Body></s:Envelope>")
 
 
 def items_reply(*items: str) -> str:
@@ -197,9 +200,12 @@ class FakeTransport:
         request = parse_request(document)
         self.requests.append(request)
         reply = self.answer(request)
+        message_id = ET.fromstring(document).findtext("s:Header/a:MessageID", namespaces=NS)
+        if isinstance(reply, WinRMTransportError):  # a host's reply relates to the request it answers
+            raise WinRMTransportError(reply.protocol, reply.code, reply.response_text.replace(NIL_MESSAGE_ID, message_id))
         if isinstance(reply, BaseException):
             raise reply
-        return reply.encode("utf-8")
+        return reply.replace(NIL_MESSAGE_ID, message_id).encode("utf-8")
 
     def close_session(self) -> None:
         pass

@@ -80,8 +80,9 @@ FAULTS = {
                            "WMI error 2147749902 (0x8004100E)", "WSManFault 2150858752"]),
     "invalid-class": (INVALID_CLASS, "InternalError", 2150858752, 2147749904, False, True, False,
                       ["Invalid class", "WMI error 2147749904 (0x80041010)"]),
-    "destination-unreachable": (UNREACHABLE, "DestinationUnreachable", None, None, False, True, False,
-                                ["No route", "DestinationUnreachable"]),
+    # a:DestinationUnreachable without a WMI error says nothing of the namespace
+    "destination-unreachable": (UNREACHABLE, "DestinationUnreachable", None, None, False, False, False,
+                                ["No route", "a:DestinationUnreachable"]),
     "access-denied": (ACCESS_DENIED, "AccessDenied", 5, None, False, False, True,
                       ["Access is denied.", "[w:AccessDenied, WSManFault 5]"]),
     "wmi-access-denied": (WMI_ACCESS_DENIED, "InternalError", 2150859193, 2147749891, False, False, True,

@@ -10,6 +10,7 @@ rendering is wsman.py's job.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -17,9 +18,11 @@ from hvsim import cimxml
 from hvsim import cluster as clusters
 from hvsim.compat import Vector
 from hvsim.jobs import JOB_STATUS, MigrationJob
-from hvsim.lab import MSCLUSTER, Cluster, Host, Lab, VirtualMachine
+from hvsim.lab import CIMV2, MSCLUSTER, Cluster, Host, Lab, VirtualMachine
 
 PROCESSOR_DEVICE_ID = 'b637f346-6a0e-4dec-af52-bd70cb80a21d'
+MEMORY_DEVICE_ID = '4764334d-e001-4176-82ee-5594ec9b530e'  # illustrative: the client only reads the GUID before the '\\'
+MB = 'byte * 2^20'  # Msvm_MemorySettingData.AllocationUnits, per its class reference
 BOOT_WALL = 1_780_000_000.0  # a fixed install/boot time keeps responses reproducible
 
 
@@ -84,6 +87,17 @@ SCHEMAS: dict[str, dict[str, str]] = {
         'Caption': 'string', 'Description': 'string', 'ElementName': 'string', 'InstanceID': 'string',
         'LimitProcessorFeatures': 'boolean', 'ResourceSubType': 'string', 'ResourceType': 'uint16', 'VirtualQuantity': 'uint64',
     },
+    'Msvm_MemorySettingData': {
+        'AllocationUnits': 'string', 'Caption': 'string', 'Description': 'string', 'DynamicMemoryEnabled': 'boolean',
+        'ElementName': 'string', 'InstanceID': 'string', 'Limit': 'uint64', 'Reservation': 'uint64', 'ResourceSubType': 'string',
+        'ResourceType': 'uint16', 'TargetMemoryBuffer': 'uint32', 'VirtualQuantity': 'uint64', 'VirtualQuantityUnits': 'string',
+        'Weight': 'uint32',
+    },
+    'Msvm_Memory': {
+        'BlockSize': 'uint64', 'Caption': 'string', 'ConsumableBlocks': 'uint64', 'CreationClassName': 'string',
+        'Description': 'string', 'DeviceID': 'string', 'ElementName': 'string', 'EnabledState': 'uint16', 'HealthState': 'uint16',
+        'NumberOfBlocks': 'uint64', 'Purpose': 'string', 'SystemCreationClassName': 'string', 'SystemName': 'string',
+    },
     'Msvm_MigrationJob': {
         'Cancellable': 'boolean', 'Caption': 'string', 'DeleteOnCompletion': 'boolean', 'Description': 'string',
         'DestinationHost': 'string', 'ElapsedTime': 'interval', 'ElementName': 'string', 'ErrorCode': 'uint16',
@@ -119,6 +133,19 @@ SCHEMAS.update({
     'MSCluster_ResourceToPossibleOwner': {'GroupComponent': 'ref', 'PartComponent': 'ref'},
     'MSCluster_ResourceGroupToPreferredNode': {'GroupComponent': 'ref', 'PartComponent': 'ref'},
 })
+# root/cimv2 (Win32 classes reference): memory sizes in KB on Win32_OperatingSystem, in bytes on Win32_ComputerSystem
+CIMV2_SCHEMAS: dict[str, dict[str, str]] = {
+    'Win32_OperatingSystem': {
+        'Caption': 'string', 'CreationClassName': 'string', 'CSCreationClassName': 'string', 'CSName': 'string',
+        'FreePhysicalMemory': 'uint64', 'FreeVirtualMemory': 'uint64', 'Name': 'string', 'TotalVirtualMemorySize': 'uint64',
+        'TotalVisibleMemorySize': 'uint64', 'Version': 'string',
+    },
+    'Win32_ComputerSystem': {
+        'Caption': 'string', 'Domain': 'string', 'Manufacturer': 'string', 'Model': 'string', 'Name': 'string',
+        'NumberOfLogicalProcessors': 'uint32', 'NumberOfProcessors': 'uint32', 'TotalPhysicalMemory': 'uint64',
+    },
+}
+SCHEMAS.update(CIMV2_SCHEMAS)
 SCHEMAS['Msvm_ConcreteJob'] = {k: v for k, v in SCHEMAS['Msvm_MigrationJob'].items()
                                if k not in ('DestinationHost', 'MigrationType', 'VirtualSystemName')}
 
@@ -128,6 +155,10 @@ KEYS = {
     'Msvm_VirtualSystemMigrationServiceSettingData': ('InstanceID',),
     'Msvm_VirtualSystemSettingData': ('InstanceID',),
     'Msvm_ProcessorSettingData': ('InstanceID',),
+    'Msvm_MemorySettingData': ('InstanceID',),
+    'Msvm_Memory': ('CreationClassName', 'DeviceID', 'SystemCreationClassName', 'SystemName'),
+    'Win32_OperatingSystem': ('Name',),
+    'Win32_ComputerSystem': ('Name',),
     'Msvm_MigrationJob': ('InstanceID',),
     'Msvm_ConcreteJob': ('InstanceID',),
     'Msvm_CompatibilityVector': (),
@@ -219,14 +250,78 @@ def vm_settings(vm: VirtualMachine) -> CimInstance:
     )
 
 
-def vm_processor(vm: VirtualMachine) -> CimInstance:
-    """Msvm_ProcessorSettingData: LimitProcessorFeatures is processor compatibility mode."""
-    return make(
+def checkpoint_id(vm: VirtualMachine, index: int) -> str:
+    """A checkpoint's settings id: a GUID of its own, so its settings data never carries the VM's GUID."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f'hvsim:checkpoint:{vm.guid}:{index}')).upper()
+
+
+def _setting_owners(vm: VirtualMachine) -> list[tuple[str, int]]:
+    """(settings id, divisor) for the VM's active settings and each checkpoint's (taken when it had half as much), so that
+    a reader that does not filter them out counts wrong figures."""
+    return [(vm.guid, 1)] + [(checkpoint_id(vm, index), 2) for index in range(vm.checkpoints)]
+
+
+def vm_processors(vm: VirtualMachine) -> list[CimInstance]:
+    """Msvm_ProcessorSettingData of the VM and of its checkpoints: LimitProcessorFeatures is processor compatibility
+    mode, VirtualQuantity the virtual processors."""
+    return [make(
         'Msvm_ProcessorSettingData', Caption='Processor', Description='Settings for Microsoft Virtual Processor.',
-        ElementName='Processor', InstanceID=f'Microsoft:{vm.guid}\\{PROCESSOR_DEVICE_ID}\\0',
+        ElementName='Processor', InstanceID=f'Microsoft:{owner}\\{PROCESSOR_DEVICE_ID}\\0',
         LimitProcessorFeatures=vm.compatibility_mode, ResourceSubType='Microsoft:Hyper-V:Processor', ResourceType=3,
-        VirtualQuantity=2,
-    )
+        VirtualQuantity=max(1, vm.processors // divisor),
+    ) for owner, divisor in _setting_owners(vm)]
+
+
+def vm_memory_settings(vm: VirtualMachine) -> list[CimInstance]:
+    """Msvm_MemorySettingData of the VM and of its checkpoints: VirtualQuantity startup, Reservation minimum, Limit
+    maximum, in AllocationUnits (MB), and DynamicMemoryEnabled."""
+    memory = vm.memory
+    return [make(
+        'Msvm_MemorySettingData', AllocationUnits=MB, Caption='Memory', Description='Settings for Microsoft Virtual Machine Memory.',
+        DynamicMemoryEnabled=memory.dynamic, ElementName='Memory', InstanceID=f'Microsoft:{owner}\\{MEMORY_DEVICE_ID}',
+        Limit=memory.maximum // divisor, Reservation=memory.minimum // divisor, ResourceSubType='Microsoft:Hyper-V:Memory',
+        ResourceType=4, TargetMemoryBuffer=20, VirtualQuantity=memory.startup_mb // divisor, VirtualQuantityUnits=MB, Weight=5000,
+    ) for owner, divisor in _setting_owners(vm)]
+
+
+def host_memory_defaults() -> CimInstance:
+    """The resource pool's default memory settings, which a query of every Msvm_MemorySettingData also returns."""
+    return make('Msvm_MemorySettingData', AllocationUnits=MB, Caption='Memory Default Settings',
+                Description='Describes the default settings for the memory resources.', DynamicMemoryEnabled=False,
+                ElementName='Memory', InstanceID='Microsoft:Definition\\4764334D-E001-4176-82EE-5594EC9B530E\\Default',
+                Limit=1048576, Reservation=512, ResourceSubType='Microsoft:Hyper-V:Memory', ResourceType=4,
+                VirtualQuantity=1024, VirtualQuantityUnits=MB, Weight=5000)
+
+
+def _memory(system_name: str, megabytes: int, device: str) -> CimInstance:
+    return make('Msvm_Memory', BlockSize=1048576, Caption='Memory', ConsumableBlocks=megabytes, CreationClassName='Msvm_Memory',
+                Description='Memory', DeviceID=device, ElementName='Memory', EnabledState=2, HealthState=5,
+                NumberOfBlocks=megabytes, Purpose='System Memory', SystemCreationClassName='Msvm_ComputerSystem',
+                SystemName=system_name)
+
+
+def memories(lab: Lab, host: Host) -> list[CimInstance]:
+    """Msvm_Memory: the host's physical memory (SystemName its computer name) and the memory each VM that holds some
+    has now (SystemName its GUID, NumberOfBlocks of BlockSize 1 MB)."""
+    physical = [_memory(host.name, host.memory_mb, 'Microsoft:Physical\\0')]
+    return physical + [_memory(vm.guid, vm.assigned_mb, f'Microsoft:{vm.guid}\\{MEMORY_DEVICE_ID}')
+                       for vm in lab.vms.values() if vm.host == host.name and vm.assigned_mb is not None]
+
+
+def operating_system(lab: Lab, host: Host) -> CimInstance:
+    """Win32_OperatingSystem: TotalVisibleMemorySize and FreePhysicalMemory in KB; the free memory follows the VMs."""
+    return make('Win32_OperatingSystem', Caption=f'Microsoft {host.os} Datacenter', CreationClassName='Win32_OperatingSystem',
+                CSCreationClassName='Win32_ComputerSystem', CSName=host.name, FreePhysicalMemory=lab.free_mb(host) * 1024,
+                FreeVirtualMemory=lab.free_mb(host) * 1024, Name=f'Microsoft {host.os} Datacenter|C:\\Windows|\\Device\\Harddisk0\\Partition2',
+                TotalVirtualMemorySize=host.memory_mb * 1024, TotalVisibleMemorySize=host.memory_mb * 1024, Version='10.0.20348')
+
+
+def computer_system(lab: Lab, host: Host) -> CimInstance:
+    """Win32_ComputerSystem: the logical processors, and the physical memory in bytes."""
+    del lab
+    return make('Win32_ComputerSystem', Caption=host.name, Domain='lab.example', Manufacturer='hvsim', Model='Simulated Hyper-V host',
+                Name=host.name, NumberOfLogicalProcessors=host.logical_processors, NumberOfProcessors=2,
+                TotalPhysicalMemory=host.memory_mb * 1024 * 1024)
 
 
 def migration_job(lab: Lab, job: MigrationJob) -> CimInstance:
@@ -377,11 +472,18 @@ PROVIDERS: dict[str, Callable[[Lab, Host], list[CimInstance]]] = {
     'Msvm_VirtualSystemMigrationService': lambda lab, host: [migration_service(lab, host)],
     'Msvm_VirtualSystemMigrationServiceSettingData': lambda lab, host: [migration_settings(lab, host)],
     'Msvm_VirtualSystemSettingData': lambda lab, host: [vm_settings(vm) for vm in lab.vms.values() if vm.host == host.name],
-    'Msvm_ProcessorSettingData': lambda lab, host: [vm_processor(vm) for vm in lab.vms.values() if vm.host == host.name],
+    'Msvm_ProcessorSettingData': lambda lab, host: [item for vm in lab.vms.values() if vm.host == host.name for item in vm_processors(vm)],
+    'Msvm_MemorySettingData': lambda lab, host: [host_memory_defaults()] + [
+        item for vm in lab.vms.values() if vm.host == host.name for item in vm_memory_settings(vm)],
+    'Msvm_Memory': memories,
     'Msvm_MigrationJob': _migration_jobs,
     'Msvm_ConcreteJob': _migration_jobs,
     'Msvm_CompatibilityVector': lambda lab, host: [],
     'Msvm_Error': lambda lab, host: [],
+}
+CIMV2_PROVIDERS: dict[str, Callable[[Lab, Host], list[CimInstance]]] = {
+    'Win32_OperatingSystem': lambda lab, host: [operating_system(lab, host)],
+    'Win32_ComputerSystem': lambda lab, host: [computer_system(lab, host)],
 }
 ALIASES = {
     'CIM_ComputerSystem': 'Msvm_ComputerSystem',
@@ -396,10 +498,10 @@ ALIASES = {
 def canonical_class(name: str, namespace: str | None = None) -> str | None:
     """The provider class for a (case-insensitive) class name, or None when the namespace has no such class.
 
-    root/MSCluster has the MSCluster_* classes only; the Hyper-V namespaces have the rest.
+    root/MSCluster has the MSCluster_* classes only, root/cimv2 the Win32_* ones; the Hyper-V namespaces have the rest.
     """
-    cluster_namespace = (namespace or '').lower() == MSCLUSTER.lower()
-    candidates = list(CLUSTER_PROVIDERS) if cluster_namespace else list(PROVIDERS) + list(ALIASES)
+    own = {MSCLUSTER.lower(): list(CLUSTER_PROVIDERS), CIMV2.lower(): list(CIMV2_PROVIDERS)}
+    candidates = own.get((namespace or '').lower(), list(PROVIDERS) + list(ALIASES))
     for candidate in candidates:
         if candidate.lower() == name.lower():
             return ALIASES.get(candidate, candidate)
@@ -410,5 +512,5 @@ def instances(lab: Lab, host: Host, class_name: str) -> list[CimInstance]:
     """Every instance of a class (and its subclasses) on a host; the caller checked the class exists."""
     with lab.lock:
         lab.tick()
-        provider = CLUSTER_PROVIDERS.get(class_name) or PROVIDERS[class_name]
+        provider = CLUSTER_PROVIDERS.get(class_name) or CIMV2_PROVIDERS.get(class_name) or PROVIDERS[class_name]
         return provider(lab, host)

@@ -17,6 +17,9 @@ JOB_RUNNING = 4
 JOB_COMPLETED = 7
 JOB_EXCEPTION = 10
 JOB_FAILED_CODE = 32768
+# Out of memory, a return code Msvm_VirtualSystemMigrationService documents; that Hyper-V sets it as the ErrorCode of a
+# migration job that found no memory on its destination is this simulator's choice (unconfirmed, docs/wsman-wire.md).
+JOB_OUT_OF_MEMORY_CODE = 32778
 JOB_STATUS = {JOB_RUNNING: 'Job is running', JOB_COMPLETED: 'Job completed successfully', JOB_EXCEPTION: 'Job failed'}
 
 
@@ -54,11 +57,11 @@ class MigrationJob:
         """Seconds from start to finish (or to now)."""
         return max(0.0, (self.finished if self.finished is not None else now) - self.started)
 
-    def fail(self, now: float, wall: float, description: str, side: str = 'source') -> None:
+    def fail(self, now: float, wall: float, description: str, side: str = 'source', code: int = JOB_FAILED_CODE) -> None:
         """End the job in JobState 10 with Hyper-V's error shape; the VM stays where it is."""
         host = self.source if side == 'source' else (self.destination or self.destination_text)
         self.state = JOB_EXCEPTION
-        self.error_code = JOB_FAILED_CODE
+        self.error_code = code
         self.error_summary = f"Virtual machine migration operation for '{self.vm_name}' failed at migration {side} '{host}'."
         self.error_description = f'{self.error_summary} (Virtual machine ID {self.vm_guid}) {description}'
         self.finished = now

@@ -34,9 +34,12 @@ STATES = {
 MIGRATABLE_STATES = {2, 3, 32768, 32769}
 STATE_OFF = 3
 SUBSET = 2
+# EnabledStates in which a VM holds no host memory: off, enabled but offline, saved (its memory is on disk).
+MEMORY_FREE_STATES = {3, 6, 32769}
 V2 = 'root/virtualization/v2'
 CLUSTER = 'root/HyperVCluster/v2'
 MSCLUSTER = 'root/MSCluster'
+CIMV2 = 'root/cimv2'  # Windows' own classes (Win32_OperatingSystem, Win32_ComputerSystem): on every Windows host
 BLOB_ENCODINGS = ('base64', 'array')
 REASON_ENCODINGS = ('element', 'cimxml')
 PRIVATE_PROPERTIES_ENCODINGS = ('element', 'cimxml')
@@ -98,6 +101,10 @@ class Host:
     drain_status: int = 0  # runtime MSCluster_Node.NodeDrainStatus: 0 not initiated, 1 in progress, 2 completed, 3 failed
     drain_target: str | None = None
     phantom_migrations: int = 0  # runtime: migrations injected by tests to fill the slots
+    # Defaults large enough that labs which say nothing of memory never run short (1 TiB, 4 GiB for the host itself).
+    memory_mb: int = 1048576  # physical memory visible to Windows (Win32_OperatingSystem.TotalVisibleMemorySize)
+    host_memory_mb: int = 4096  # what the host itself uses (the root partition), never free for VMs
+    logical_processors: int = 64  # Win32_ComputerSystem.NumberOfLogicalProcessors
 
     def __post_init__(self):
         if self.address is None:
@@ -105,11 +112,16 @@ class Host:
 
     @property
     def namespaces(self) -> list[str]:
-        """WMI namespaces this host serves."""
+        """The Hyper-V and failover cluster WMI namespaces this host serves."""
         if not self.hyperv_role:
             return []
         served = [V2, CLUSTER] if self.cluster else [V2]
         return served + [MSCLUSTER] if self.cluster_name else served
+
+    @property
+    def wmi_namespaces(self) -> list[str]:
+        """Every WMI namespace this host serves: root/cimv2 too, with or without the Hyper-V role, as on Windows."""
+        return self.namespaces + [CIMV2]
 
     @property
     def unreachable(self) -> bool:
@@ -124,6 +136,32 @@ class Host:
             names.update({self.fqdn.lower(), self.fqdn.split('.')[0].lower()})
         names.update(listener.lower() for listener in self.migration.listeners)
         return bool(wanted) and wanted in names
+
+
+@dataclass
+class VmMemory:
+    """A VM's memory settings (Msvm_MemorySettingData) and, with Dynamic Memory, what a running VM has now."""
+
+    startup_mb: int = 2048
+    dynamic: bool = False
+    minimum_mb: int | None = None  # Dynamic Memory only; default: startup
+    maximum_mb: int | None = None  # Dynamic Memory only; default: startup
+    assigned_mb: int | None = None  # Dynamic Memory only, while running; default: startup (Hyper-V starts a VM there)
+
+    @property
+    def minimum(self) -> int:
+        """Msvm_MemorySettingData.Reservation."""
+        return self.minimum_mb if self.dynamic and self.minimum_mb is not None else self.startup_mb
+
+    @property
+    def maximum(self) -> int:
+        """Msvm_MemorySettingData.Limit."""
+        return self.maximum_mb if self.dynamic and self.maximum_mb is not None else self.startup_mb
+
+    @property
+    def running_mb(self) -> int:
+        """What a running VM holds: its static memory, or what Dynamic Memory gave it."""
+        return self.assigned_mb if self.dynamic and self.assigned_mb is not None else self.startup_mb
 
 
 @dataclass
@@ -145,6 +183,14 @@ class VirtualMachine:
     preferred_owners: list[str] = field(default_factory=list)
     owner_node: str | None = None  # runtime: the group's OwnerNode; only cluster moves change it
     migration_state: int = 0  # runtime: the VM resource's MigrationState when no move is running (0 none, 5 failure)
+    memory: VmMemory = field(default_factory=VmMemory)
+    processors: int = 2  # Msvm_ProcessorSettingData.VirtualQuantity
+    checkpoints: int = 0  # checkpoints whose settings data (memory, processors) sits beside the VM's own
+
+    @property
+    def assigned_mb(self) -> int | None:
+        """The host memory the VM holds now (Msvm_Memory), or None when it holds none (off, saved)."""
+        return None if self.state in MEMORY_FREE_STATES else self.memory.running_mb
 
     def effective_vectors(self) -> list[Vector]:
         """The vectors the VM presents now. Inferred, not documented: an off VM has no processor features
@@ -268,15 +314,17 @@ HOST_KEYS = {
     'name', 'fqdn', 'address', 'bind', 'http_port', 'https_port', 'hyperv_role', 'cluster', 'os', 'processor',
     'supported_versions', 'vectors', 'migration', 'blob_encoding', 'reasons_encoding', 'compat_rules',
     'allow_unencrypted', 'basic_auth', 'negotiate_auth', 'tls_san_mismatch', 'max_envelope_size',
-    'enumeration_expiry_s', 'computer_system_version', 'cluster_state',
+    'enumeration_expiry_s', 'computer_system_version', 'cluster_state', 'memory', 'logical_processors',
 }
+HOST_MEMORY_KEYS = {'total_mb', 'host_mb'}
+VM_MEMORY_KEYS = {'startup_mb', 'dynamic', 'minimum_mb', 'maximum_mb', 'assigned_mb'}
 MIGRATION_KEYS = {
     'enabled', 'listeners', 'max_vm', 'max_storage', 'active_vm', 'active_storage', 'duration_s',
     'authentication_type', 'service_name',
 }
 VM_KEYS = {
     'name', 'guid', 'host', 'state', 'version', 'vectors', 'vectors_off', 'compatibility_mode', 'clustered', 'group',
-    'possible_owners', 'preferred_owners',
+    'possible_owners', 'preferred_owners', 'memory', 'processors', 'checkpoints',
 }
 CLUSTER_KEYS = {'name', 'nodes', 'private_properties_encoding'}
 TOP_KEYS = {'name', 'description', 'defaults', 'hosts', 'vms', 'users', 'clusters'}
@@ -355,7 +403,22 @@ def _host(data: dict, where: str) -> Host:
         host.enumeration_expiry_s = float(expiry)
     if 'cluster_state' in data:
         host.cluster_state = _choice(data['cluster_state'], NODE_STATES, f'{where}.cluster_state')
+    _host_memory(host, data, where)
     return host
+
+
+def _host_memory(host: Host, data: dict, where: str) -> None:
+    """memory: {total_mb, host_mb} and logical_processors; the host must keep some memory for VMs to fit at all."""
+    memory = data.get('memory', {})
+    _check_keys(memory, HOST_MEMORY_KEYS, f'{where}.memory')
+    if 'total_mb' in memory:
+        host.memory_mb = _int(memory['total_mb'], f'{where}.memory.total_mb', minimum=1)
+    if 'host_mb' in memory:
+        host.host_memory_mb = _int(memory['host_mb'], f'{where}.memory.host_mb')
+    if host.host_memory_mb > host.memory_mb:
+        raise LabError(f'{where}.memory.host_mb: {host.host_memory_mb} is more than total_mb {host.memory_mb}')
+    if 'logical_processors' in data:
+        host.logical_processors = _int(data['logical_processors'], f'{where}.logical_processors', minimum=1)
 
 
 def _vm(data: dict, where: str, hosts: dict[str, Host]) -> VirtualMachine:
@@ -378,8 +441,35 @@ def _vm(data: dict, where: str, hosts: dict[str, Host]) -> VirtualMachine:
         vm.vectors_off = _vectors(data['vectors_off'], f'{where}.vectors_off')
     if 'compatibility_mode' in data:
         vm.compatibility_mode = _bool(data['compatibility_mode'], f'{where}.compatibility_mode')
+    vm.memory = _vm_memory(data.get('memory', {}), f'{where}.memory')
+    if 'processors' in data:
+        vm.processors = _int(data['processors'], f'{where}.processors', minimum=1)
+    if 'checkpoints' in data:
+        vm.checkpoints = _int(data['checkpoints'], f'{where}.checkpoints')
     _vm_cluster_keys(vm, data, where)
     return vm
+
+
+def _vm_memory(data: Any, where: str) -> VmMemory:
+    """A VM's memory: static (startup_mb), or dynamic with minimum_mb <= startup_mb <= maximum_mb and, running,
+    minimum_mb <= assigned_mb <= maximum_mb; the range keys belong to Dynamic Memory only."""
+    _check_keys(data, VM_MEMORY_KEYS, where)
+    memory = VmMemory()
+    if 'startup_mb' in data:
+        memory.startup_mb = _int(data['startup_mb'], f'{where}.startup_mb', minimum=1)
+    if 'dynamic' in data:
+        memory.dynamic = _bool(data['dynamic'], f'{where}.dynamic')
+    for key in ('minimum_mb', 'maximum_mb', 'assigned_mb'):
+        if key in data and not memory.dynamic:
+            raise LabError(f'{where}.{key}: only Dynamic Memory (dynamic: true) has a {key}')
+        if key in data:
+            setattr(memory, key, _int(data[key], f'{where}.{key}', minimum=1))
+    if not memory.minimum <= memory.startup_mb <= memory.maximum:
+        raise LabError(f'{where}: expected minimum_mb <= startup_mb <= maximum_mb, got '
+                       f'{memory.minimum} <= {memory.startup_mb} <= {memory.maximum}')
+    if not memory.minimum <= memory.running_mb <= memory.maximum:
+        raise LabError(f'{where}.assigned_mb: {memory.running_mb} is outside {memory.minimum}-{memory.maximum}')
+    return memory
 
 
 def _names(value: Any, where: str) -> list[str]:
@@ -618,6 +708,23 @@ class Lab:
             running = sum(1 for job in self.jobs.values() if job.running and host.name in (job.source, job.destination))
             return host.migration.active_vm + host.phantom_migrations + running
 
+    def reserved_mb(self, host: Host) -> int:
+        """Memory held on a destination for the migrations running to it: Hyper-V sets it aside when a live migration
+        starts (the VM's worker is created there first), so two migrations cannot both count on the same free memory."""
+        with self.lock:
+            incoming = (self.vms.get(job.vm_guid) for job in self.jobs.values() if job.running and job.destination == host.name)
+            return sum(vm.assigned_mb or 0 for vm in incoming if vm is not None)
+
+    def used_mb(self, host: Host) -> int:
+        """The host's own memory, its VMs' (those that hold some) and what incoming migrations hold."""
+        with self.lock:
+            placed = sum(vm.assigned_mb or 0 for vm in self.vms.values() if vm.host == host.name)
+            return host.host_memory_mb + placed + self.reserved_mb(host)
+
+    def free_mb(self, host: Host) -> int:
+        """Win32_OperatingSystem.FreePhysicalMemory in MB: what is left for VMs (never below 0: a lab may overcommit)."""
+        return max(0, host.memory_mb - self.used_mb(host))
+
     def busy(self, guid: str) -> bool:
         """A migration of this VM is in progress."""
         with self.lock:
@@ -645,13 +752,17 @@ class Lab:
                         'vms': [vm.guid for vm in self.vms.values() if vm.host == host.name],
                         'cluster': host.cluster_name,
                         'cluster_state': host.cluster_state if host.cluster_name else None,
+                        'memory_mb': host.memory_mb,
+                        'free_mb': self.free_mb(host),
+                        'reserved_mb': self.reserved_mb(host),
                     }
                     for host in self.hosts.values()
                 },
                 'clusters': {cluster.name: list(cluster.nodes) for cluster in self.clusters.values()},
                 'vms': [
                     {'guid': vm.guid, 'name': vm.name, 'host': vm.host, 'state': vm.state, 'version': vm.version,
-                     'group': vm.group, 'owner_node': vm.owner_node}
+                     'group': vm.group, 'owner_node': vm.owner_node, 'assigned_mb': vm.assigned_mb,
+                     'startup_mb': vm.memory.startup_mb}
                     for vm in self.vms.values()
                 ],
                 'jobs': [

@@ -17,7 +17,7 @@ from hvsim import blob, cimxml, classes
 from hvsim import cluster as cluster_engine
 from hvsim.classes import Ref
 from hvsim.compat import assess
-from hvsim.jobs import MigrationJob
+from hvsim.jobs import JOB_OUT_OF_MEMORY_CODE, MigrationJob
 from hvsim.lab import MIGRATABLE_STATES, Host, Lab, VirtualMachine, normalize_guid
 
 OK = 0
@@ -305,7 +305,13 @@ class MigrationService:
                 job.fail(now, wall, ' '.join(message for _side, message in blockers), side=blockers[0][0])
             elif not verdict.ok:
                 job.fail(now, wall, ' '.join(verdict.errors), side='destination')
+            elif not self._has_room(vm, dest):
+                job.fail(now, wall, out_of_memory(vm), side='destination', code=JOB_OUT_OF_MEMORY_CODE)
         return self.lab.add_job(job)
+
+    def _has_room(self, vm: VirtualMachine, dest: Host) -> bool:
+        """Whether the destination has the memory the VM holds free now (a VM that holds none always fits)."""
+        return (vm.assigned_mb or 0) <= self.lab.free_mb(dest)
 
     def _record_violation(self, vm: VirtualMachine, destination: str) -> None:
         """A clustered VM migrated by Hyper-V behind its cluster's back: allowed, as on a real host, but recorded."""
@@ -313,6 +319,16 @@ class MigrationService:
             'vm': vm.name, 'guid': vm.guid, 'group': vm.group, 'source': self.host_name, 'destination': destination,
             'owner_node': vm.owner_node, 'at': self.lab.clock(),
         })
+
+
+def out_of_memory(vm: VirtualMachine) -> str:
+    """The destination worker's words when it cannot allocate the VM's memory: Hyper-V-Worker events 3122 ("Not enough
+    memory in the system to start the virtual machine <name> with ram size <n> megabytes") and 3050 ("'<name>' could not
+    initialize memory: Ran out of memory (0x8007000E)"), as Microsoft's Dynamic Memory FAQ and an Azure support guide
+    quote them. That a migration job's ErrorDescription carries them after its summary is unconfirmed."""
+    vm_id = f'(Virtual machine ID {vm.guid})'
+    return (f"Not enough memory in the system to start the virtual machine {vm.name} with ram size {vm.assigned_mb} megabytes. "
+            f"{vm_id} '{vm.name}' could not initialize memory: Ran out of memory (0x8007000E). {vm_id}")
 
 
 class ClusterService:

@@ -127,13 +127,15 @@ def targets_of(request: Request, source: str | None) -> list[str]:
 
 def assess(request: Request, source: str | None, vm_vectors: t.Any, hosts: t.Mapping[str, t.Mapping[str, t.Any]],
            unreadable: t.Mapping[str, str],
-           problems: t.Mapping[str, t.Sequence[tuple[str, str]]] | None = None) -> list[dict[str, t.Any]]:
+           problems: t.Mapping[str, t.Sequence[tuple[str, str]]] | None = None,
+           room_after: t.Mapping[str, int | None] | None = None) -> list[dict[str, t.Any]]:
     """Each target in rank order (then the unreadable ones): its vectors' verdict and its migration service.
 
     `hosts`: inventory host -> the host part of its hyperv_compat facts (name, vectors, migration_service);
     `problems`: host -> (check, text) found outside the vectors: its cluster will not take the VM there
-    (gate/cluster.py), it has no room for it (gate/room.py); each a reason of its own."""
-    problems = problems or {}
+    (gate/cluster.py), it has no room for it (gate/room.py); each a reason of its own. `room_after`: host -> the
+    memory it has left for VMs once this one moved there (gate/room.py), which ranks hosts of equal fit."""
+    problems, room_after = problems or {}, room_after or {}
     role = "candidate" if request.pick else "destination"
     targets = targets_of(request, source)
     readable = [host for host in targets if host in hosts]
@@ -153,23 +155,25 @@ def assess(request: Request, source: str | None, vm_vectors: t.Any, hosts: t.Map
             "listener_addresses": service.get("listener_addresses") or [],
             "active": active, "limit": limit, "full": limit is not None and active >= int(limit),
             "maybe_full": limit is None and active > 0, "reasons": found, "usable": not found,
+            "room_after_mb": room_after.get(host),
         })
     for host in targets:
         if host in unreadable and host not in hosts:
             items.append({
                 "host": host, "computer_name": None, "readable": False, "compatible": False, "surplus_bits": None,
                 "live_migration_enabled": None, "listener_addresses": [], "active": None, "limit": None,
-                "full": False, "maybe_full": False, "usable": False,
+                "full": False, "maybe_full": False, "usable": False, "room_after_mb": None,
                 "reasons": [reason(host, role, "reading the host", unreadable[host])],
             })
     return items
 
 
 def _pool(assessment: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
-    """The usable hosts, the best first: a free slot, the fewest surplus feature bits, the fewest active
-    live migrations, then the name."""
+    """The usable hosts (room for the VM among their conditions), the best first: a free slot, the fewest surplus
+    feature bits, the most memory left after the move, the fewest active live migrations, then the name."""
     usable = [item for item in assessment if item["usable"]]
-    return sorted(usable, key=lambda item: (item["full"], item["surplus_bits"], item["active"], item["host"]))
+    return sorted(usable, key=lambda item: (item["full"], item["surplus_bits"], -(item.get("room_after_mb") or 0),
+                                            item["active"], item["host"]))
 
 
 def slots_to_wait_for(request: Request, assessment: list[dict[str, t.Any]]) -> str | None:
@@ -304,14 +308,16 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
            verdicts: t.Mapping[str, t.Mapping[str, t.Any]] | None = None, waited: t.Mapping[str, t.Any] | None = None,
            hosts: t.Mapping[str, t.Mapping[str, t.Any]] | None = None, check_mode: bool = False,
            decided_at: str | None = None, cluster: t.Mapping[str, t.Any] | None = None,
-           source_problems: t.Sequence[t.Mapping[str, str]] = ()) -> dict[str, t.Any]:
+           source_problems: t.Sequence[t.Mapping[str, str]] = (),
+           memory: t.Mapping[str, t.Mapping[str, t.Any]] | None = None) -> dict[str, t.Any]:
     """The decision (the migration_gate_decision contract), with its message.
 
     `vm`: the VM's entry read on its source (located only); `source_service`: the source's migration service;
     `assessment`: from assess() (and after_wait()); `verdicts`: host -> compat_check's verdict for each host
     asked; `waited`: {host, seconds, freed} when the gate waited for a slot; `hosts`: the targets' facts (the
     host part: name, migration_service), as last read; `cluster`: gate/cluster.py's summary of a clustered VM;
-    `source_problems`: reasons about the VM on its source found outside these checks (its cluster, unreadable)."""
+    `source_problems`: reasons about the VM on its source found outside these checks (its cluster, unreadable);
+    `memory`: host -> gate/room.py's figures for each target whose room was weighed."""
     verdicts = verdicts or {}
     hosts = hosts or {}
     located = location.outcome == "located"
@@ -348,7 +354,8 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
             if verdict is not None:
                 hyperv[host] = {key: verdict.get(key) for key in ("compatible", "reasons", "warnings", "checks")}
             selection.append({"host": host, "ok": ok, "compatible": item["compatible"],
-                              "surplus_bits": item["surplus_bits"], "active_migrations": item["active"],
+                              "surplus_bits": item["surplus_bits"], "room_after_mb": item.get("room_after_mb"),
+                              "active_migrations": item["active"],
                               "max_migrations": item["limit"], "live_migration_enabled": item["live_migration_enabled"],
                               "hyperv_compatible": verdict.get("compatible") if verdict is not None else None,
                               "reasons": [found_item["message"] for found_item in found]})
@@ -410,6 +417,7 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
             "vectors": vectors,
             "hyperv": hyperv,
             "migration_service": services,
+            "memory": {host: dict(figures) for host, figures in (memory or {}).items()},
             "limit_wait": dict(waited) if waited and (float(waited["seconds"]) > 0 or not waited["freed"]) else None,
         },
         "moved": False,
@@ -425,12 +433,15 @@ def _explain_selection(selection: list[dict[str, t.Any]], destination: str) -> l
     """The candidates, the chosen first, then the usable ones (best first), then those left out; each with why."""
     ordered = ([item for item in selection if item["host"] == destination]
                + sorted((item for item in selection if item["host"] != destination and item["ok"]),
-                        key=lambda item: (item["surplus_bits"], item["active_migrations"] or 0, item["host"]))
+                        key=lambda item: (item["surplus_bits"], -(item.get("room_after_mb") or 0),
+                                          item["active_migrations"] or 0, item["host"]))
                + [item for item in selection if item["host"] != destination and not item["ok"]])
     explained = []
     for item in ordered:
         fit = (f"{item['surplus_bits']} surplus feature bits, {item['active_migrations']} of {item['max_migrations']} "
                "live migrations active")
+        if item.get("room_after_mb") is not None:
+            fit += f", {item['room_after_mb']} MB of memory left for VMs after the move"
         if item["host"] == destination and item["ok"]:
             why = f"chosen: compatible by its vectors and by Hyper-V, {fit}"
         elif item["ok"]:

@@ -279,6 +279,7 @@ def test_allowed_to_the_destination():
         "vectors": {"hv02": {"compatible": True, "surplus_bits": 0, "reasons": []}},
         "hyperv": {"hv02": {"compatible": True, "reasons": [], "warnings": [], "checks": {"blob": {"return_value": 0}}}},
         "migration_service": {"hv01": READY, "hv02": READY},
+        "memory": {},  # no room weighed: the facts carried no memory figures
         "limit_wait": None,
     }
     assert result["message"] == "\n".join([
@@ -318,7 +319,7 @@ def test_allowed_among_candidates_chooses_the_closest_fit_and_says_why_of_each()
     ]
     hv06 = result["selection"][-1]
     assert hv06 == {"host": "hv06", "ok": False, "compatible": False, "surplus_bits": None, "active_migrations": None,
-                    "max_migrations": None, "live_migration_enabled": None, "hyperv_compatible": None,
+                    "max_migrations": None, "live_migration_enabled": None, "hyperv_compatible": None, "room_after_mb": None,
                     "reasons": ["hv06: the WinRM listener did not answer"], "chosen": False, "why": hv06["why"]}
     assert result["selection"][0]["hyperv_compatible"] is True and result["selection"][2]["hyperv_compatible"] is None
     assert set(result["checks"]["hyperv"]) == {"hv03", "hv02"}  # a full candidate is not asked while another is free
@@ -600,7 +601,7 @@ def test_assess_ranks_the_readable_targets_then_lists_the_unreadable():
     assert (hv03["compatible"], hv03["usable"]) == (False, False)
     assert hv05 == {"host": "hv05", "computer_name": None, "readable": False, "compatible": False, "surplus_bits": None,
                     "live_migration_enabled": None, "listener_addresses": [], "active": None, "limit": None,
-                    "full": False, "maybe_full": False, "usable": False,
+                    "full": False, "maybe_full": False, "usable": False, "room_after_mb": None,
                     "reasons": [{"host": "hv05", "role": "candidate", "check": "reading the host", "message": "hv05: timed out"}]}
 
 
@@ -949,3 +950,23 @@ def test_a_decision_rerouted_to_an_equally_good_candidate_says_so():
     assert decision.reroute(result, "hv02") is result
     with pytest.raises(ValueError, match="hv04 is not one of the equally good candidates"):
         decision.reroute(result, "hv04")
+
+
+# --- Room: memory
+
+
+def test_a_host_without_room_is_left_out_and_equal_fits_go_where_the_most_memory_is_left():
+    request = req(candidates=("hv02", "hv03", "hv04"))
+    hosts = {"hv02": host("HV02"), "hv03": host("HV03"), "hv04": host("HV04")}
+    no_room = "hv04 has no room for web01: it needs 8192 MB, and hv04 has 4096 MB free, less its reserve of 2048 MB, 2048 MB for VMs."
+    assessment = decision.assess(request, "hv01", VM_VECTORS, hosts, {}, {"hv04": [("memory", no_room)]},
+                                 {"hv02": 1024, "hv03": 16384, "hv04": -6144})
+    assert decision.hosts_to_ask(request, assessment, None) == ["hv03", "hv02"]  # the most left first; hv04 not asked
+    memory = {"hv02": {"after_mb": 1024}, "hv03": {"after_mb": 16384}, "hv04": {"after_mb": -6144}}
+    result = decision.decide(request, where(request), vm=VM, source_service=READY, assessment=assessment,
+                             verdicts={"hv03": COMPATIBLE, "hv02": COMPATIBLE}, hosts=hosts, decided_at=WHEN,
+                             memory=memory)
+    assert result["destination"] == "hv03" and result["checks"]["memory"] == memory
+    assert [(item["host"], item["ok"]) for item in result["selection"]] == [("hv03", True), ("hv02", True), ("hv04", False)]
+    assert result["selection"][0]["why"].endswith("16384 MB of memory left for VMs after the move")
+    assert result["selection"][2]["why"] == f"compatible by its vectors (0 surplus feature bits) but left out: {no_room}"

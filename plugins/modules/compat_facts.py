@@ -19,7 +19,7 @@ description:
     winrm or psrp connection settings and credentials; nothing is executed on the host.
   - Its cost is fixed and never grows with a per-VM enumeration. One enumeration for the migration service, one for
     the VMs when VMs are asked for, one method call per VM for its vectors and one more per VM when O(include_blob)
-    is set. Each optional part of O(gather_subset) costs one request more per host.
+    is set. Each optional part of O(gather_subset) costs a fixed number of requests per host, one for most of them.
   - The per-VM method calls are spread over O(connections) connections to the host, so that a host with many VMs
     is read in a fraction of the time; the requests are the same whatever their number.
 options:
@@ -42,6 +42,11 @@ options:
         enabled and the limits on simultaneous migrations. V(configuration_versions) is the VMs' configuration versions.
         V(cluster) is the host's failover cluster (C(root/MSCluster)) and each VM's role in it, one request on a host
         that is no cluster node and five on a node.
+      - V(memory) is the host's physical memory, its free memory and its logical processors (two requests to
+        C(root/cimv2), for C(Win32_OperatingSystem) and C(Win32_ComputerSystem)), and each VM's memory and virtual
+        processors (C(Msvm_MemorySettingData) and C(Msvm_ProcessorSettingData), and C(Msvm_Memory) when a VM asked for
+        runs). That is four or five requests per host, whatever the number of VMs. The account must be allowed to read
+        C(root/cimv2); leave the part out with V(!memory) where it is not.
       - V(all) reads every part and V(min) none. A name that starts with V(!) leaves that part out, and a list of
         such exclusions alone starts from V(all). This follows the rules of C(ansible.builtin.setup).
       - The migration service, and the VMs asked for with their state and vectors, are always read.
@@ -123,7 +128,7 @@ ansible_facts:
           description: The optional parts that were read (see O(gather_subset)); what the others fill in is null.
           type: list
           elements: str
-          sample: [cluster, configuration_versions, host_vectors, migration_settings]
+          sample: [cluster, configuration_versions, host_vectors, memory, migration_settings]
         host:
           description: The host.
           type: dict
@@ -182,6 +187,22 @@ ansible_facts:
             cluster_node:
               description: Whether the host is a node of a failover cluster; null unless O(gather_subset) includes V(cluster).
               type: bool
+            memory:
+              description: >-
+                The host's memory and processors; every figure is null unless O(gather_subset) includes V(memory).
+              type: dict
+              contains:
+                total_mb:
+                  description: The physical memory Windows sees, in MB (C(Win32_OperatingSystem.TotalVisibleMemorySize)).
+                  type: int
+                free_mb:
+                  description: >-
+                    The memory free now, in MB (C(Win32_OperatingSystem.FreePhysicalMemory)). Hyper-V gives VMs their
+                    memory from it, so it is what a VM moved or started here can have, before any reserve the host keeps.
+                  type: int
+                logical_processors:
+                  description: The host's logical processors (C(Win32_ComputerSystem.NumberOfLogicalProcessors)).
+                  type: int
             cluster:
               description: The host's failover cluster; null when it is no cluster node or the cluster was not read.
               type: dict
@@ -231,6 +252,42 @@ ansible_facts:
               description: How the host sent the blob (V(base64) or V(array)), so it can be sent back the same way.
               type: str
               returned: when O(include_blob=true)
+            memory:
+              description: >-
+                The VM's memory, in MB; every figure is null unless O(gather_subset) includes V(memory), and a figure the
+                host did not report is null.
+              type: dict
+              contains:
+                assigned_mb:
+                  description: >-
+                    The memory the VM holds now (C(Msvm_Memory)); null while it holds none (off or saved).
+                  type: int
+                startup_mb:
+                  description: The startup memory (C(Msvm_MemorySettingData.VirtualQuantity)), all of it without Dynamic Memory.
+                  type: int
+                minimum_mb:
+                  description: >-
+                    Dynamic Memory's minimum (C(Reservation)); the startup memory when Dynamic Memory is off.
+                  type: int
+                maximum_mb:
+                  description: >-
+                    Dynamic Memory's maximum (C(Limit)); the startup memory when Dynamic Memory is off.
+                  type: int
+                dynamic:
+                  description: Whether Dynamic Memory is on (C(DynamicMemoryEnabled)).
+                  type: bool
+                needed_mb:
+                  description: >-
+                    What a destination must have free to take the VM now. While the VM runs (or is paused), the memory it
+                    holds, which a live migration moves and Hyper-V allocates on the destination when the migration starts.
+                    Off or saved, its startup memory, which it needs when it starts there. Null when that cannot be told,
+                    for example a running VM with Dynamic Memory whose current memory was not reported.
+                  type: int
+            virtual_processors:
+              description: >-
+                The VM's virtual processors (C(Msvm_ProcessorSettingData.VirtualQuantity)); null unless O(gather_subset)
+                includes V(memory).
+              type: int
             cluster:
               description: >-
                 The VM's role in the host's failover cluster: C(cluster), C(group), C(resource), C(owner_node),

@@ -95,10 +95,11 @@ def test_ntlm_with_message_encryption_over_http(hvsim_lab, gather):
     assert db01["compatibility_info_encoding"] == "base64"  # HV-NEW-01 sends uint8[] as one base64 element (a lab option)
     assert db01["compatibility_info"] and db01["compatibility_info"] != batch01["compatibility_info"]
 
-    # The documented cost: 4 enumerations, one more for the failover cluster (this host is no cluster node), one
-    # vector Invoke per system (host + 2 VMs), one blob Invoke per VM.
+    # The documented cost: 4 enumerations, one more for the failover cluster (this host is no cluster node), five for
+    # memory (two for the host, three for the VMs, one of which runs), one vector Invoke per system (host + 2 VMs),
+    # one blob Invoke per VM.
     counters = hvsim_lab.counters("HV-NEW-01")
-    assert enumerations(counters) == 5 and counters["Enumerate:MSCluster_Resource"] == 1, counters
+    assert enumerations(counters) == 10 and counters["Enumerate:MSCluster_Resource"] == 1, counters
     assert host["cluster_node"] is False and host["cluster"] is None
     assert db01["cluster"] is None and batch01["cluster"] is None
     assert counters["Invoke:GetSystemCompatibilityVectors"] == 3
@@ -114,7 +115,7 @@ def test_basic_over_https_validates_the_certificate(hvsim_lab, gather):
     assert "include_blob" not in facts["vms"][0] and "compatibility_info" not in facts["vms"][0]
 
 
-def test_host_only_costs_three_enumerations_and_one_invoke(hvsim_lab, gather):
+def test_host_only_costs_five_enumerations_and_one_invoke(hvsim_lab, gather):
     result, facts = gather(hvsim_lab, "HV-OLD-02", {})
     assert result.returncode == 0, result.stdout
     assert facts["vms"] == [] and facts["host"]["migration_service"]["live_migration_enabled"] is False
@@ -122,13 +123,14 @@ def test_host_only_costs_three_enumerations_and_one_invoke(hvsim_lab, gather):
         "Enumerate:Msvm_VirtualSystemMigrationService": 1,
         "Enumerate:Msvm_VirtualSystemMigrationServiceSettingData": 1,
         "Enumerate:MSCluster_Resource": 1,  # the failover cluster: this host is no node
+        "Enumerate:Win32_OperatingSystem": 1, "Enumerate:Win32_ComputerSystem": 1,  # its memory and processors
         "Invoke:GetSystemCompatibilityVectors": 1,
     }
 
 
 @pytest.mark.parametrize("subset, parts", [
     (["min"], []),
-    (["!host_vectors", "!configuration_versions", "!cluster"], ["migration_settings"]),
+    (["!host_vectors", "!configuration_versions", "!cluster", "!memory"], ["migration_settings"]),
     (["min", "cluster"], ["cluster"]),
     (["min", "host_vectors"], ["host_vectors"]),
 ])

@@ -6,8 +6,9 @@ Cost with every part gathered: two enumerations (the migration service and its s
 when VMs are asked for (their Msvm_ComputerSystem, and their settings data for the configuration
 version), then one Invoke per system whose vectors are read (the host and each VM) and one per VM
 blob asked for. The failover cluster costs one enumeration on a host that is no cluster node, five on a
-node. Each optional part left out (see SUBSETS) saves its request; what it would have
-filled in is None.
+node. Memory costs two enumerations in root/cimv2 for the host, and two or three for the VMs asked for (their memory
+settings, their processor settings, and the memory of those that run): see memory.py. Each optional part left out (see
+SUBSETS) saves its requests; what it would have filled in is None.
 
 The per-VM reads may be spread over more clients (connections of their own to the same host): the same
 requests, a few at a time, the VMs' facts in the same order, and a failure named as in one connection.
@@ -18,7 +19,7 @@ from __future__ import annotations
 import datetime
 import typing as t
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import cluster_view, spread
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import cluster_view, memory, spread
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.failures import step
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import (
     SERVICE_KEYS,
@@ -57,9 +58,9 @@ def select_vms(requested: list[str], candidates: list[dict[str, t.Any]], where: 
     return selected
 
 
-# The optional parts of the facts, each one request (per host, not per VM). Always read: the migration service
-# (its keys let every method be called) and the VMs asked for, with their vectors and state.
-SUBSETS = ("host_vectors", "migration_settings", "configuration_versions", "cluster")
+# The optional parts of the facts, each a fixed number of requests (per host, not per VM). Always read: the migration
+# service (its keys let every method be called) and the VMs asked for, with their vectors and state.
+SUBSETS = ("host_vectors", "migration_settings", "configuration_versions", "cluster", "memory")
 
 
 def resolve_subset(requested: list[str]) -> frozenset[str]:
@@ -131,6 +132,7 @@ def gather_systems(api: HyperVHost, selected: list[dict[str, t.Any]], include_bl
         with step("reading the host's compatibility vectors"):
             host_vectors = api.vectors(host)
     view = cluster_view.read(api.client, preferred=True) if "cluster" in subset else None
+    host_memory, vms_memory = _memory(api, selected, subset, every_vm)
     facts: dict[str, t.Any] = {
         "gathered_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "gather_subset": sorted(subset),
@@ -142,6 +144,7 @@ def gather_systems(api: HyperVHost, selected: list[dict[str, t.Any]], include_bl
             "migration_service": migration_service_facts(service, settings),
             "cluster_node": None if "cluster" not in subset else view is not None,
             "cluster": _host_cluster(view, host.get("Name")),
+            "memory": host_memory,
         },
         "vms": spread.in_order(
             lambda reader, vm: _vm_facts(reader, vm, versions.get(str(vm.get("Name"))), include_blob),
@@ -153,7 +156,24 @@ def gather_systems(api: HyperVHost, selected: list[dict[str, t.Any]], include_bl
     if "cluster" in subset:
         for entry in facts["vms"]:
             entry["cluster"] = _vm_cluster(view, entry["id"])
+    for entry in facts["vms"]:
+        entry.update(vms_memory.get(str(entry["id"])) or {"memory": memory.unread_vm(), "virtual_processors": None})
     return facts
+
+
+def _memory(api: HyperVHost, selected: list[dict[str, t.Any]], subset: frozenset[str],
+            every_vm: bool) -> tuple[dict[str, t.Any], dict[str, dict[str, t.Any]]]:
+    """The host's memory and logical processors, and each VM's memory and virtual processors by id; null figures when
+    the memory part is left out."""
+    if "memory" not in subset:
+        return memory.unread_host(), {}
+    with step(f"reading the host's memory and logical processors (Win32_OperatingSystem, Win32_ComputerSystem in "
+              f"{memory.CIMV2_NAMESPACE})"):
+        host_memory = memory.host_memory(api.client)
+    if not selected:
+        return host_memory, {}
+    with step("reading the VMs' memory and virtual processors (Msvm_MemorySettingData, Msvm_ProcessorSettingData, Msvm_Memory)"):
+        return host_memory, memory.vms_memory(api.client, selected, api.namespace, every_vm=every_vm)
 
 
 def _host_cluster(view: dict[str, t.Any] | None, computer_name: t.Any) -> dict[str, t.Any] | None:

@@ -74,7 +74,7 @@ class FakeHost:
 
 def gather(connections, include_blob=True, failing=(), vms=VMS):
     clients = [Client(f"c{number}") for number in range(connections)]
-    subset = frozenset(hyperv_facts.SUBSETS) - {"cluster"}  # the cluster is read once per host, not per VM
+    subset = frozenset(hyperv_facts.SUBSETS) - {"cluster", "memory"}  # both are read once per host, not per VM
     facts = hyperv_facts.gather_systems(FakeHost(clients[0], failing), vms, include_blob, subset,
                                         more_clients=clients[1:])
     facts.pop("gathered_at")

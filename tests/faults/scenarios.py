@@ -160,6 +160,7 @@ WMI_FAULTS = [
     (SOURCE, "Enumerate:Msvm_VirtualSystemMigrationService", "blocked", "[reading the VM]", SOURCE, 0, None),
     (SOURCE, "Invoke:GetSystemCompatibilityVectors", "blocked", "[reading the VM]", SOURCE, 0, None),
     (SOURCE, "Invoke:GetSystemCompatibilityInfo", "blocked", "[reading the VM]", SOURCE, 0, None),
+    (SOURCE, "Enumerate:Msvm_Memory", "blocked", "[reading the VM]", SOURCE, 0, None),  # its memory demand
     (SOURCE, "Invoke:CheckVirtualSystemIsMigratableToHost", "blocked", "CheckVirtualSystemIsMigratableToHost", SOURCE, 0,
      None),
     # the gate cannot tell whether the VM is a cluster role: it fails closed (the move asks again before sending)
@@ -169,6 +170,7 @@ WMI_FAULTS = [
     (DESTINATION, "Enumerate:Msvm_ComputerSystem", "move failed", "confirming that", DESTINATION, 1, None),
     (DESTINATION, "Enumerate:Msvm_VirtualSystemMigrationService", "blocked", "[reading the host]", SOURCE, 0, None),
     (DESTINATION, "Invoke:GetSystemCompatibilityVectors", "blocked", "[reading the host]", SOURCE, 0, None),
+    (DESTINATION, "Enumerate:Win32_OperatingSystem", "blocked", "[reading the host]", SOURCE, 0, None),  # its free memory
     (DESTINATION, "Invoke:CheckSystemCompatibilityInfo", "blocked", "CheckSystemCompatibilityInfo", SOURCE, 0, None),
 ]
 

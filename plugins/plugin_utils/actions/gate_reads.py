@@ -19,10 +19,12 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import cluster 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate.decision import Sighting, matches
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import cluster_view
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import facts as hyperv_facts
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv import memory
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.failures import step
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.move import running_migration
 
 MAX_PARALLEL_HOSTS = 16
+FREE_MEMORY = "free_memory"  # a part of read_hosts() beside the facts' own: the host's free memory, one request
 
 
 class Failed(t.NamedTuple):
@@ -113,13 +115,16 @@ class GateReads(contextlib.AbstractContextManager):
         """The source's facts with the VM's entry and its compatibility blob (no other part of the host). On a host
         a wave remembered, its migration service is not read again: only the VM's vectors and blob are."""
         known = next((facts for (name, _subset), facts in self._known_hosts.items() if name == host), None)
-        if known is None:
-            return self.each([host], lambda session: session.run(
-                lambda api: hyperv_facts.gather_systems(api, [system], include_blob=True, subset=frozenset())))[host]
 
         def read(api):
-            api.use_known_service(known["migration_service"].get("keys"))
-            return {"host": known, "vms": [hyperv_facts.vm_entry(api, system, include_blob=True)]}
+            if known is None:
+                facts = hyperv_facts.gather_systems(api, [system], include_blob=True, subset=frozenset())
+            else:
+                api.use_known_service(known["migration_service"].get("keys"))
+                facts = {"host": known, "vms": [hyperv_facts.vm_entry(api, system, include_blob=True)]}
+            with step("reading the VM's memory demand (Msvm_Memory, Msvm_MemorySettingData)"):
+                facts["vms"][0]["memory"] = {"needed_mb": memory.vm_needed_mb(api.client, system)}
+            return facts
         return self.each([host], lambda session: session.run(read))[host]
 
     def read_hosts(self, hosts: t.Iterable[str], subset: frozenset[str]) -> dict[str, t.Any]:
@@ -127,8 +132,7 @@ class GateReads(contextlib.AbstractContextManager):
         a wave remembered are not read again."""
         hosts = list(dict.fromkeys(hosts))
         missing = [host for host in hosts if (host, subset) not in self._known_hosts]
-        fresh = self.each(missing, lambda session: session.run(
-            lambda api: hyperv_facts.gather_systems(api, [], include_blob=False, subset=subset)["host"]))
+        fresh = self.each(missing, lambda session: session.run(lambda api: _host_part(api, subset)))
         return {host: self._known_hosts.get((host, subset)) or fresh[host] for host in hosts}
 
     def remember_hosts(self, hosts: t.Iterable[str], subset: frozenset[str]) -> None:
@@ -213,6 +217,15 @@ class GateReads(contextlib.AbstractContextManager):
             return {host: source_session for host in hosts}
         return self.each(hosts, lambda session: hyperv_verdict.ask(
             session, source_session, vm, migration_type, None, known.get(session.label), known.get(source)))
+
+
+def _host_part(api: t.Any, subset: frozenset[str]) -> dict[str, t.Any]:
+    """The host part of the facts, with its free memory when the subset asks for it (the gate weighs room)."""
+    host = hyperv_facts.gather_systems(api, [], include_blob=False, subset=subset)["host"]
+    if FREE_MEMORY in subset:
+        with step("reading the host's free memory (Win32_OperatingSystem)"):
+            host["memory"] = {"free_mb": memory.host_free_mb(api.client)}
+    return host
 
 
 def _query(api: t.Any, names: list[str] | None) -> list[dict[str, t.Any]]:

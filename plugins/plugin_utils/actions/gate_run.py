@@ -11,13 +11,14 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.gate_reads import Failed, GateReads
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.gate_reads import FREE_MEMORY, Failed, GateReads
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import cluster as gate_cluster
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import decision as model
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import room
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import request as gate_request
 
-TARGET_SUBSET = {False: frozenset({"host_vectors"}),  # one destination: its settings only when it is busy
-                 True: frozenset({"host_vectors", "migration_settings"})}  # candidates: ranked by their limits too
+TARGET_SUBSET = {False: frozenset({"host_vectors", FREE_MEMORY}),  # one destination: its settings only when it is busy
+                 True: frozenset({"host_vectors", "migration_settings", FREE_MEMORY})}  # candidates: their limits too
 
 
 class Gate:
@@ -75,11 +76,13 @@ class Gate:
                 TARGET_SUBSET[request.pick])}
             self.hosts = {host: facts for host, facts in target_facts.items() if not isinstance(facts, Failed)}
 
-        failed = {host: facts.message for host, facts in target_facts.items()
-                  if isinstance(facts, Failed) and host in model.targets_of(request, source)}
-        assessment = model.assess(request, source, vm["vectors"], self.hosts, failed,
-                                  {host: [("cluster", text)] for host, text in
-                                   clustered.refusals(model.targets_of(request, source)).items()})
+        targets = model.targets_of(request, source)
+        failed = {host: facts.message for host, facts in target_facts.items() if isinstance(facts, Failed) and host in targets}
+        host_problems: dict[str, list[tuple[str, str]]] = {host: [("cluster", text)]
+                                                           for host, text in clustered.refusals(targets).items()}
+        memory, warnings = self._room(vm, targets, host_problems)
+        assessment = model.assess(request, source, vm["vectors"], self.hosts, failed, host_problems,
+                                  {host: figures["after_mb"] for host, figures in memory.items()})
         problems = clustered.problems + self._migration_running(source, vm, source_service)
         waited = None
         if not problems:  # a VM already on the move is not waited for: its own job holds the slots
@@ -95,7 +98,28 @@ class Gate:
             request, location, vm=vm, source_service=source_service, assessment=assessment,
             verdicts={host: _verdict(result) for host, result in verdicts.items()}, waited=waited,
             hosts=self.hosts, check_mode=self.check_mode, decided_at=decided_at,
-            cluster=clustered.summary(), source_problems=problems)
+            cluster=clustered.summary(), source_problems=problems, memory=memory, warnings=warnings)
+
+    def _room(self, vm: dict[str, t.Any], targets: list[str], problems: dict[str, list[tuple[str, str]]]
+              ) -> tuple[dict[str, dict[str, t.Any]], list[dict[str, str]]]:
+        """Each readable target's room for the VM (gate/room.py's figures), a reason where it has none, and a warning
+        where a figure is missing (room then unchecked)."""
+        reserve, label = self.request.memory_reserve_mb, vm.get("name") or self.request.vm
+        needed = room.needed_mb(vm)
+        role = "candidate" if self.request.pick else "destination"
+        memory, warnings = {}, []
+        for host in targets:
+            facts = self.hosts.get(host)
+            if facts is None:
+                continue
+            memory[host] = room.figures(facts, needed, reserve)
+            lacking = room.no_room(host, label, facts, needed, reserve)
+            if lacking:
+                problems.setdefault(host, []).append(("memory", lacking))
+            unknown = room.room_unknown(host, facts, needed)
+            if unknown:
+                warnings.append(model.reason(host, role, "memory", unknown))
+        return memory, warnings[:1] if needed is None else warnings  # the VM's demand unknown: said once
 
     def _owner_by_cluster(self) -> str | None:
         """With one destination and no source: the inventory host of the node that owns the VM's role, when the

@@ -309,7 +309,8 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
            hosts: t.Mapping[str, t.Mapping[str, t.Any]] | None = None, check_mode: bool = False,
            decided_at: str | None = None, cluster: t.Mapping[str, t.Any] | None = None,
            source_problems: t.Sequence[t.Mapping[str, str]] = (),
-           memory: t.Mapping[str, t.Mapping[str, t.Any]] | None = None) -> dict[str, t.Any]:
+           memory: t.Mapping[str, t.Mapping[str, t.Any]] | None = None,
+           warnings: t.Sequence[t.Mapping[str, str]] = ()) -> dict[str, t.Any]:
     """The decision (the migration_gate_decision contract), with its message.
 
     `vm`: the VM's entry read on its source (located only); `source_service`: the source's migration service;
@@ -317,7 +318,8 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
     asked; `waited`: {host, seconds, freed} when the gate waited for a slot; `hosts`: the targets' facts (the
     host part: name, migration_service), as last read; `cluster`: gate/cluster.py's summary of a clustered VM;
     `source_problems`: reasons about the VM on its source found outside these checks (its cluster, unreadable);
-    `memory`: host -> gate/room.py's figures for each target whose room was weighed."""
+    `memory`: host -> gate/room.py's figures for each target whose room was weighed; `warnings`: what does not
+    block but was not checked (a figure a host did not report)."""
     verdicts = verdicts or {}
     hosts = hosts or {}
     located = location.outcome == "located"
@@ -326,7 +328,7 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
     source = location.source if located else request.source
     role = "candidate" if request.pick else "destination"
     reasons = list(location.reasons)
-    warnings: list[dict[str, str]] = []
+    warnings = [dict(item) for item in warnings]
     selection: list[dict[str, t.Any]] = []
     chosen = ""
     per_host: dict[str, list[dict[str, str]]] = {}

@@ -8,12 +8,15 @@ import argparse
 import json
 import signal
 import sys
-import threading
+import time
 from pathlib import Path
 
-from hvsim import kerberos
-from hvsim.lab import LabError
-from hvsim.simulator import DEFAULT_PASSWORD, DEFAULT_USER, Simulator
+if __name__ == '__main__' and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while Python imports the simulator: end at once, no traceback
+
+from hvsim import kerberos  # noqa: E402  pylint: disable=wrong-import-position
+from hvsim.lab import LabError  # noqa: E402  pylint: disable=wrong-import-position
+from hvsim.simulator import DEFAULT_PASSWORD, DEFAULT_USER, Simulator  # noqa: E402  pylint: disable=wrong-import-position
 
 DEMO = Path(__file__).resolve().parent / 'labs' / 'demo.yml'
 
@@ -62,8 +65,19 @@ def _say(event) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Start, print endpoints and inventory, wait for a signal, stop."""
+    """Start, print endpoints and inventory, wait for a signal, stop. A stop is one line, whenever the signal comes
+    (while the lab starts too); the exit status is 130 for Ctrl-C (SIGINT, the shell's convention), 0 for SIGTERM."""
     options = parse_args(argv)
+    # A list, not a threading.Event: the handler runs in the main thread between two bytecodes, possibly while that
+    # thread holds the Event's lock inside wait(), and Event.set() would then wait for it forever (./dev passes a
+    # Ctrl-C on every 50 ms until hvsim stops, which made that happen).
+    received: list[int] = []
+
+    def on_signal(signum, _frame) -> None:
+        received.append(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
     try:
         simulator = Simulator.from_lab(
             options.lab, migration_duration_s=options.migration_duration, user=options.user, password=options.password,
@@ -78,33 +92,36 @@ def main(argv: list[str] | None = None) -> int:
     except (LabError, OSError, ValueError) as exc:
         print(f'hvsim: {exc}', file=sys.stderr)
         return 2
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_args: stop.set())
     try:
-        text = simulator.inventory(options.inventory_format, options.transport)
-        print(f'hvsim: lab {simulator.lab.name!r}, {len(simulator.hosts)} host(s), user {options.user}')
-        for name, handle in simulator.hosts.items():
-            urls = '  '.join(url for url in (handle.http_endpoint, handle.https_endpoint) if url)
-            print(f'  {name:<12} {urls}  control {handle.control_url}')
-        for name, nodes in simulator.describe()['clusters'].items():
-            print(f'cluster {name}: nodes {", ".join(nodes)} (root/MSCluster on each)')
-        if simulator.ca_file:
-            print(f'CA certificate: {simulator.ca_file}')
-        print(f'# Ansible inventory ({options.inventory_format})')
-        print(text, end='')
-        if options.inventory:
-            Path(options.inventory).write_text(text, encoding='utf-8')
-            print(f'hvsim: inventory written to {options.inventory}')
-        if options.json:
-            Path(options.json).write_text(json.dumps(simulator.describe(), indent=2) + '\n', encoding='utf-8')
-        print('hvsim: running; stop with Ctrl-C or SIGTERM', flush=True)
-        while not stop.wait(0.5):
-            pass
+        if not received:
+            _announce(simulator, options)
+        while not received:
+            time.sleep(0.1)
     finally:
         simulator.stop()
     print('hvsim: stopped', flush=True)
-    return 0
+    return 128 + signal.SIGINT if received[:1] == [signal.SIGINT] else 0
+
+
+def _announce(simulator: Simulator, options: argparse.Namespace) -> None:
+    """Endpoints, the inventory (printed, and written where asked), the JSON description."""
+    text = simulator.inventory(options.inventory_format, options.transport)
+    print(f'hvsim: lab {simulator.lab.name!r}, {len(simulator.hosts)} host(s), user {options.user}')
+    for name, handle in simulator.hosts.items():
+        urls = '  '.join(url for url in (handle.http_endpoint, handle.https_endpoint) if url)
+        print(f'  {name:<12} {urls}  control {handle.control_url}')
+    for name, nodes in simulator.describe()['clusters'].items():
+        print(f'cluster {name}: nodes {", ".join(nodes)} (root/MSCluster on each)')
+    if simulator.ca_file:
+        print(f'CA certificate: {simulator.ca_file}')
+    print(f'# Ansible inventory ({options.inventory_format})')
+    print(text, end='')
+    if options.inventory:
+        Path(options.inventory).write_text(text, encoding='utf-8')
+        print(f'hvsim: inventory written to {options.inventory}')
+    if options.json:
+        Path(options.json).write_text(json.dumps(simulator.describe(), indent=2) + '\n', encoding='utf-8')
+    print('hvsim: running; stop with Ctrl-C or SIGTERM', flush=True)
 
 
 if __name__ == '__main__':

@@ -98,3 +98,70 @@ def test_cli_rejects_a_bad_lab(tmp_path):
     result = subprocess.run([sys.executable, '-m', 'hvsim', '--lab', str(lab)], capture_output=True, text=True, timeout=30,
                             env=dict(os.environ, PYTHONPATH=str(TESTS)), check=False)
     assert result.returncode == 2 and 'hosts[0]: unknown key(s) colour' in result.stderr
+
+
+RUNNING = 'hvsim: running; stop with Ctrl-C or SIGTERM\n'
+
+
+def test_ctrl_c_stops_with_one_line_and_the_shells_status(cli):
+    process, _described = cli()
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=10)[0]
+    assert process.returncode == 130, output  # 128 + SIGINT, as a shell reports a program ended by Ctrl-C
+    assert output.split(RUNNING, 1)[1] == 'hvsim: stopped\n', output
+
+
+def start_dev_hvsim(tmp_path):
+    """`./dev hvsim` in a process group of its own, as a terminal runs it in the foreground."""
+    described = tmp_path / 'dev-hvsim.json'
+    # The test stops it. pylint: disable-next=consider-using-with
+    process = subprocess.Popen([str(TESTS.parent / 'dev'), 'hvsim', '--json', str(described)], cwd=TESTS.parent,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return process, described
+
+
+def ctrl_c(process) -> str:
+    """What a terminal's Ctrl-C does: SIGINT to the whole foreground process group; the output then."""
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        return process.communicate(timeout=30)[0]
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate(timeout=5)
+
+
+def test_ctrl_c_on_dev_hvsim_is_one_line_not_a_traceback(tmp_path):
+    process, described = start_dev_hvsim(tmp_path)
+    deadline = time.monotonic() + 60
+    while not described.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    output = ctrl_c(process)
+    assert RUNNING in output, output
+    assert output.split(RUNNING, 1)[1] == 'hvsim: stopped\n', output
+    assert process.returncode == 130, output
+
+
+def hvsim_child(pid: int) -> bool:
+    """Whether the process has started `python -m hvsim` (./dev's setup runs other children before)."""
+    for child in Path(f'/proc/{pid}/task/{pid}/children').read_text(encoding='ascii').split():
+        try:
+            if b'\0-m\0hvsim\0' in Path(f'/proc/{child}/cmdline').read_bytes():
+                return True
+        except OSError:  # ended meanwhile
+            continue
+    return False
+
+
+def test_ctrl_c_while_hvsim_imports_under_dev_is_one_line_not_a_traceback(tmp_path):
+    """SIGINT the moment ./dev has started hvsim, while Python still imports it (the import takes about a second):
+    hvsim starts with SIGINT ignored, ./dev passes the signal on until hvsim's handler takes it."""
+    process, _described = start_dev_hvsim(tmp_path)
+    deadline = time.monotonic() + 60
+    while not hvsim_child(process.pid) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    output = ctrl_c(process)
+    assert 'Traceback' not in output and 'KeyboardInterrupt' not in output, output
+    assert output.splitlines()[-1:] == ['hvsim: stopped'], output
+    assert RUNNING not in output or output.split(RUNNING, 1)[1] == 'hvsim: stopped\n', output
+    assert process.returncode == 130, output

@@ -4,7 +4,8 @@
 
 Lab.tick() advances every job: PercentComplete grows linearly over the job's duration; at 100 % the VM
 moves to the destination (keeping its EnabledState) and JobState becomes 7; a failure injected at N %
-stops it there with JobState 10, ErrorCode 32768 and Hyper-V-like error texts. While running a job
+stops it there with JobState 10, ErrorCode 32768 and Hyper-V-like error texts (32778 when the destination has no
+room for the VM's memory: methods.py). While running a job
 counts as an active live migration on both its source and its destination.
 """
 

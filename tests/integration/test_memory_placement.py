@@ -31,7 +31,7 @@ def migrate(run_playbook, tmp_path, monkeypatch):
     monkeypatch.setenv("ANSIBLE_SHOW_CUSTOM_STATS", "1")
 
     def run(sim, *extra: str):
-        args = [arg for item in extra for arg in ("-e", item)]
+        args = [arg for item in extra for arg in ((item,) if item.startswith("-") else ("-e", item))]
         return run_playbook(ROOT / "playbooks" / "migrate.yml", "-i", write_inventory(sim, tmp_path / "hosts.yml"),
                             "-e", "limit_poll=0.3", *args)
 
@@ -82,3 +82,14 @@ def test_among_candidates_the_vm_goes_where_it_fits_not_to_the_closest_fit_witho
     assert decision["destination"] == "HV-MEM-04"  # of equal fit with HV-MEM-03, the one with the most memory left
     why = {item["host"]: item["why"] for item in decision["selection"]}
     assert why["HV-MEM-01"].startswith("compatible by its vectors (0 surplus feature bits) but left out: HV-MEM-01 has no room")
+
+
+def test_a_drain_plan_says_whether_the_other_hosts_can_hold_its_vms(memory_lab, migrate):
+    result = migrate(memory_lab, "drain=HV-MEM-SRC", "--check")
+    assert "big01" in task_failure(result)  # a VM that can go nowhere fails the run, after the plan
+    assert "Drain HV-MEM-SRC: 9 running VMs; 8 can move, 1 can go nowhere." in result.stdout
+    assert "  big01: can go nowhere" in result.stdout
+    assert ("  Room (memory for VMs, less each host's reserve), before -> after the drain: the other hosts can hold "
+            "every VM that can move.") in result.stdout
+    assert "    HV-MEM-01: 4096 MB -> 4096 MB" in result.stdout  # nothing placed where nothing fits
+    assert all(memory_lab.where(vm) == "HV-MEM-SRC" for vm in WAVE)  # check mode: the plan is all it does

@@ -91,7 +91,8 @@ class WaveRun:
         self.reads.forget_listings()  # from now on a VM is looked for on its host, as it is then
         node = self._drained_cluster_node()
         if self.request.drain:  # the plan first: where each VM goes, and which can go nowhere, with why
-            self.say("\n".join(wave.plan_lines(self.request.drain, [_as_decided(outcome) for outcome in outcomes], left)))
+            decided = [_as_decided(outcome) for outcome in outcomes]
+            self.say("\n".join(wave.plan_lines(self.request.drain, decided, left, wave.memory_for_vms(decided))))
         movable = [outcome for outcome in outcomes if outcome["error"] is None and outcome["move"]]
         held = wave.held_by_cluster_drain([_as_decided(outcome) for outcome in outcomes]) if node else None
         if held:  # a cluster node is drained whole or not at all: nothing moves
@@ -181,7 +182,9 @@ class WaveRun:
                         queue.finish(migration, moved=bool(outcomes[id(migration)]["decision"].get("moved")))
                 elif queue.waiting:  # nothing of the wave runs, yet nothing may start: others' migrations hold slots
                     stuck_since = stuck_since or time.monotonic()
-                    if time.monotonic() - stuck_since >= wait:
+                    no_room = all(len(queue.short_of_room(migration)) == len(migration.destinations)
+                                  for migration in queue.waiting)
+                    if no_room or time.monotonic() - stuck_since >= wait:  # memory frees only when the wave's VMs leave
                         self._give_up(queue, outcomes, time.monotonic() - stuck_since)
                         break
                     time.sleep(poll)
@@ -193,7 +196,7 @@ class WaveRun:
         hosts = {host for outcome in movable
                  for host in (outcome["decision"]["source"], *model.equally_good(outcome["decision"]))}
         queue = Queue(Slots({host: None for host in hosts}),  # a limit not read: one migration at a time
-                      Room(_memory_for_vms([outcome["decision"] for outcome in movable])))
+                      Room(wave.memory_for_vms([outcome["decision"] for outcome in movable])))
         if len(movable) > 1:  # one VM needs no queue: Hyper-V refuses it at a limit, and the move waits that out
             self._refresh(queue)
         outcomes = {}
@@ -223,11 +226,17 @@ class WaveRun:
         for migration in list(queue.waiting):
             queue.waiting.remove(migration)
             decision = outcomes[id(migration)]["decision"]
-            full = [host for host in (migration.source, *migration.destinations) if queue.slots.free(host) <= 0]
-            outcomes[id(migration)]["decision"] = model.record_move(decision, {"msg": (
-                f"no free live-migration slot on {', '.join(full)} after waiting {seconds:.0f} s (limit_wait): the "
-                f"migration was not sent. {decision['vm_name'] or decision['vm']} is still on {decision['source']}.")},
-                failed=True)
+            label = decision["vm_name"] or decision["vm"]
+            short = queue.short_of_room(migration)
+            if len(short) == len(migration.destinations):  # memory, not slots: waiting would not have helped
+                why = (f"no room left for {label} on {', '.join(short)} once the wave's other VMs were placed there "
+                       f"(it needs {migration.needed_mb} MB): the migration was not sent.")
+            else:
+                full = [host for host in (migration.source, *migration.destinations) if queue.slots.free(host) <= 0]
+                why = (f"no free live-migration slot on {', '.join(full)} after waiting {seconds:.0f} s (limit_wait): "
+                       "the migration was not sent.")
+            outcomes[id(migration)]["decision"] = model.record_move(
+                decision, {"msg": f"{why} {label} is still on {decision['source']}."}, failed=True)
 
     def _check_then_move(self, request: gate_request.Request, decision: dict[str, t.Any]) -> dict[str, t.Any]:
         """Move the VM if it is still where, and as, its decision saw it; else decide again, and move it only if the
@@ -274,16 +283,6 @@ class WaveRun:
         recorded = model.record_move(decision, result, failed)
         self.say(f"{label}: {recorded['message'].splitlines()[-1]}")
         return recorded
-
-
-def _memory_for_vms(decisions: list[dict[str, t.Any]]) -> dict[str, int | None]:
-    """Each host's memory for VMs (free, less its reserve) as the gates read it, from their decisions' figures."""
-    for_vms: dict[str, int | None] = {}
-    for decision in decisions:
-        for host, figures in ((decision.get("checks") or {}).get("memory") or {}).items():
-            if figures.get("free_mb") is not None and host not in for_vms:
-                for_vms[host] = figures["free_mb"] - figures["reserve_mb"]
-    return for_vms
 
 
 def _needed_mb(decision: dict[str, t.Any]) -> int | None:

@@ -13,6 +13,7 @@ import dataclasses
 import re
 import typing as t
 
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import decision as model
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import request as gate_request
 
 HELP = ("Say which VM to move and where: -e vm=NAME (or -e vms=NAME1,NAME2 for a wave, not both), and "
@@ -142,26 +143,71 @@ def drain_wave(request: WaveRequest, vms: t.Sequence[t.Mapping[str, t.Any]]) -> 
                             else str(vm["id"]) for vm in running)
 
 
-def plan_lines(host: str, decisions: t.Sequence[t.Mapping[str, t.Any]], left: t.Sequence[t.Mapping[str, t.Any]]) -> list[str]:
-    """The plan of a drain, before anything moves: where each running VM goes, which can go nowhere and why, and
-    the VMs that stay because they are not running."""
-    going = [d for d in decisions if d.get("allowed") and d.get("verdict") != "already_there"]
+def memory_for_vms(decisions: t.Sequence[t.Mapping[str, t.Any]]) -> dict[str, int | None]:
+    """Each host's memory for VMs (free, less its reserve) as the gates read it, from their decisions' figures."""
+    for_vms: dict[str, int | None] = {}
+    for decision in decisions:
+        for host, figures in ((decision.get("checks") or {}).get("memory") or {}).items():
+            if figures.get("free_mb") is not None and host not in for_vms:
+                for_vms[host] = figures["free_mb"] - figures["reserve_mb"]
+    return for_vms
+
+
+def room_plan(decisions: t.Sequence[t.Mapping[str, t.Any]], for_vms: t.Mapping[str, int | None]
+              ) -> tuple[dict[str, str], list[str], dict[str, int | None]]:
+    """Where the allowed VMs fit together, in the wave's order: each to the equally good destination with the most
+    memory left (as the queue will send it). (VM -> destination, the VMs left without room, each host's memory for
+    VMs afterwards); a host whose figure is unknown is not counted. The N-1 question before patching a host."""
+    left = dict(for_vms)
+    placed: dict[str, str] = {}
+    homeless: list[str] = []
+    for d in decisions:
+        if not d.get("allowed") or d.get("verdict") == "already_there":
+            continue
+        needed = next((item.get("needed_mb") for item in ((d.get("checks") or {}).get("memory") or {}).values()), None)
+        options = [host for host in model.equally_good(d) if left.get(host) is None or needed is None or left[host] >= needed]
+        if not options:
+            homeless.append(d["vm"])
+            continue
+        host = max(options, key=lambda name: left.get(name) or 0)
+        placed[d["vm"]] = host
+        if needed is not None and left.get(host) is not None:
+            left[host] = t.cast(int, left[host]) - needed
+    return placed, homeless, left
+
+
+def plan_lines(host: str, decisions: t.Sequence[t.Mapping[str, t.Any]], left: t.Sequence[t.Mapping[str, t.Any]],
+               for_vms: t.Mapping[str, int | None] | None = None) -> list[str]:
+    """The plan of a drain, before anything moves: where each running VM goes, which can go nowhere and why, the
+    VMs that stay because they are not running, and whether the other hosts have the memory for them all
+    (`for_vms`: each host's memory for VMs before the drain)."""
+    placed, homeless, after = room_plan(decisions, for_vms or {})
+    going = [d for d in decisions if d.get("allowed") and d.get("verdict") != "already_there" and d["vm"] not in homeless]
     stuck = [d for d in decisions if not d.get("allowed")]
     count = f"{len(decisions)} running VM{'' if len(decisions) == 1 else 's'}"
-    lines = [f"Drain {host}: {count}; {len(going)} can move, {len(stuck)} can go nowhere."]
-    lines += [f"  {d['vm']} -> {d['destination']}" for d in going]
+    lines = [f"Drain {host}: {count}; {len(going)} can move, {len(stuck) + len(homeless)} can go nowhere."]
+    lines += [f"  {d['vm']} -> {placed.get(d['vm'], d['destination'])}" for d in going]
+    lines += [f"  {name}: can go nowhere (no room left for it once the others moved)" for name in homeless]
     for d in stuck:
         first = (d.get("reasons") or [{"message": d.get("message", "")}])[0]
         lines.append(f"  {d['vm']}: can go nowhere ({len(d.get('reasons') or [])} reasons; first: {first['message']})")
     if left:
         lines.append(f"  Not running, left on {host}: " + ", ".join(f"{vm.get('name')} ({vm.get('state_name')})" for vm in left))
+    known = {name: mb for name, mb in after.items() if mb is not None and name != host and for_vms and for_vms.get(name) is not None}
+    if known:
+        verdict = "the other hosts can hold every VM that can move" if not homeless else \
+            f"the other hosts cannot hold {', '.join(homeless)}"
+        lines.append(f"  Room (memory for VMs, less each host's reserve), before -> after the drain: {verdict}.")
+        lines += [f"    {name}: {t.cast(t.Mapping, for_vms)[name]} MB -> {mb} MB" for name, mb in sorted(known.items())]
     return lines
 
 
 def held_by_cluster_drain(decisions: t.Sequence[t.Mapping[str, t.Any]]) -> str | None:
     """Why a failover-cluster node's drain moves nothing: it is drained whole or not at all, as Suspend-ClusterNode
     -Drain does, so a VM that can go nowhere (and is not overridden) holds every move back. None: it may go on."""
-    stuck = [d["vm"] for d in decisions if not d.get("allowed")]
+    decisions = list(decisions)
+    homeless = room_plan(decisions, memory_for_vms(decisions))[1]  # allowed one by one, yet no room for all of them
+    stuck = [d["vm"] for d in decisions if not d.get("allowed")] + homeless
     if not stuck:
         return None
     return (f"Nothing was moved: a cluster node is drained whole or not at all, and {', '.join(stuck)} can go nowhere "

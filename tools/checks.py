@@ -7,6 +7,7 @@ collect stdout+stderr in .stdout (tests) or leave it False to stream to the term
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,9 +99,11 @@ def requirements_digest(paths: tuple[Path, ...] = REQUIREMENTS) -> str:
     return digest.hexdigest()
 
 
-def setup(core216: bool = True) -> None:
+def setup(core216: bool = True, system: bool = False) -> None:
     """Create .venv, install dev requirements when they changed, link the collection, cache get-pip;
-    with core216, also .venv-core216 (./dev setup and ./dev test)."""
+    with core216, also .venv-core216 (./dev setup and ./dev test), and a line for each set of tests skipped for want
+    of a system package. Debian packages (chromium, MIT Kerberos, faketime) are installed only with system
+    (./dev setup --system, ./dev test --system, .ci/run): never otherwise, so ./dev demo never runs apt-get."""
     if not VENV_PYTHON.exists():
         print(f'Creating {VENV.relative_to(ROOT)} ...')
         subprocess.run([sys.executable, '-m', 'venv', str(VENV)], check=True)
@@ -113,8 +117,12 @@ def setup(core216: bool = True) -> None:
         setup_core216()
     link_collection()
     install_get_pip()
-    install_chromium()
-    install_kerberos()
+    if system:
+        install_system_packages()
+    install_kerberos_requirements()
+    if core216:
+        for line in skipped_without_system_packages():
+            print(line)
 
 
 def setup_core216() -> None:
@@ -147,33 +155,112 @@ def core216_problem() -> str | None:
     return None
 
 
-def install_chromium() -> None:
-    """Headless Chromium for the fleet report's rendering test (Debian's chromium), installed when apt can."""
-    if shutil.which('chromium'):
-        return
-    apt = shutil.which('apt-get')
-    if not apt or os.geteuid() != 0:
-        print('chromium is missing and apt-get (as root) is not available: the fleet report screenshot test will be skipped.')
-        return
-    print('Installing chromium with apt-get, for the fleet report screenshot test ...')
-    env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
-    install = [apt, 'install', '-y', '-q', 'chromium']
-    if subprocess.run(install, check=False, env=env).returncode:  # an image without package lists
-        subprocess.run([apt, 'update', '-q'], check=False, env=env)
-        subprocess.run(install, check=False, env=env)
+# System packages: Debian's, with apt-get as root, only when asked (--system). Each set: (what it is for, packages,
+# whether it is missing).
+CHROMIUM_APT = ('chromium',)
+FAKETIME_APT = ('faketime',)
+APT_LOCKS = (Path('/var/lib/dpkg/lock-frontend'), Path('/var/lib/dpkg/lock'), Path('/var/lib/apt/lists/lock'),
+             Path('/var/cache/apt/archives/lock'))
+APT_LOCK_WAIT_S = 120  # unattended-upgrades on a fresh machine holds the lock for minutes at most
+APT_LOG = BUILD / 'apt-get.log'
 
 
-def apt_install(packages: tuple[str, ...] | list[str]) -> bool:
-    """apt-get install, after an update when the package lists are missing or stale; False when it failed."""
+def faketime_missing() -> bool:
+    return not any(Path('/usr/lib').glob('*/faketime/libfaketimeMT.so.1')) and not Path('/usr/lib/faketime/libfaketimeMT.so.1').exists()
+
+
+def system_package_sets() -> list[tuple[str, tuple[str, ...], bool]]:
+    """(the tests that need it, its Debian packages, whether it is missing), in the order they install."""
+    return [
+        ("the fleet report's rendering test (test_chromium_renders_the_report)", CHROMIUM_APT, shutil.which('chromium') is None),
+        ('the Kerberos tests (pytest -k kdc)', KERBEROS_APT, bool(kerberos_tools_missing())),
+        ('the Kerberos clock tests (pytest -k kdc_clock)', FAKETIME_APT, faketime_missing()),
+    ]
+
+
+def skipped_without_system_packages() -> list[str]:
+    """One line per set of tests that will skip because its system packages are missing."""
+    return [f'Skipped: {tests}, without {" ".join(packages)} (./dev setup --system installs them, as root with apt-get).'
+            for tests, packages, missing in system_package_sets() if missing]
+
+
+def install_system_packages() -> None:
+    """apt-get install what system_package_sets() lacks, a set at a time, apt's output in build/apt-get.log; what
+    went wrong (not root, no apt-get, a held dpkg lock, a failed install) is one line."""
+    for tests, packages, missing in system_package_sets():
+        if missing:
+            print(f'Installing {" ".join(packages)} with apt-get, for {tests} ...', flush=True)
+            if not apt_install(packages):
+                return  # the next sets would meet the same lock or the same missing root; the skips are said next
+
+
+def apt_install(packages: tuple[str, ...] | list[str], wait_s: float = APT_LOCK_WAIT_S) -> bool:
+    """apt-get install, after an update when the package lists are missing or stale; False, said in one line, when
+    it could not. A lock held by another apt or dpkg is waited for wait_s at most; apt's output goes to APT_LOG."""
     apt = shutil.which('apt-get')
     if not apt or os.geteuid() != 0:
+        print(f'Not installed: {" ".join(packages)} ({"apt-get as root is needed" if apt else "no apt-get here"}; '
+              f'install them with your package manager).')
+        return False
+    held = wait_for_apt_locks(wait_s, packages)
+    if held:
         return False
     env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
-    install = [apt, 'install', '-y', '-q', '--no-install-recommends', *packages]
-    if subprocess.run(install, check=False, env=env).returncode == 0:
+    lock = ['-o', f'DPkg::Lock::Timeout={int(wait_s)}']  # another apt starting meanwhile
+    install = [apt, 'install', '-y', '-q', '--no-install-recommends', *lock, *packages]
+    BUILD.mkdir(exist_ok=True)
+    with APT_LOG.open('a', encoding='utf-8') as log:
+        log.write(f"\n$ {' '.join(install)}\n")
+        log.flush()
+        done = subprocess.run(install, check=False, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if done.returncode:  # an image without package lists, or stale ones
+            subprocess.run([apt, 'update', '-q', *lock], check=False, env=env, stdout=log, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL)
+            done = subprocess.run(install, check=False, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    if done.returncode:
+        errors = [line.strip() for line in APT_LOG.read_text(encoding='utf-8', errors='replace').splitlines()
+                  if line.startswith('E:')]
+        why = f': {errors[-1][:160]}' if errors else ''
+        log = APT_LOG.relative_to(ROOT) if APT_LOG.is_relative_to(ROOT) else APT_LOG
+        print(f'Not installed: {" ".join(packages)} (apt-get failed{why}; its output is in {log}).')
+        return False
+    return True
+
+
+def wait_for_apt_locks(wait_s: float, packages: tuple[str, ...] | list[str]) -> Path | None:
+    """Wait, wait_s at most, until no other process holds apt's or dpkg's locks (as apt itself takes them: fcntl);
+    the lock still held then, or None. Said in one line, only when a lock was held."""
+    deadline = time.monotonic() + wait_s
+    said = False
+    for lock in APT_LOCKS:
+        while lock_held(lock):
+            if not said:
+                print(f'{lock} is held by another process (apt, dpkg or unattended-upgrades): waiting up to '
+                      f'{wait_s:g} s ...', end=' ', flush=True)
+                said = True
+            if time.monotonic() >= deadline:
+                print(f'still held, not waiting longer: {" ".join(packages)} not installed; run ./dev setup --system '
+                      'again once it is free.', flush=True)
+                return lock
+            time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
+    if said:
+        print(f'free after {wait_s - max(0.0, deadline - time.monotonic()):.0f} s.', flush=True)
+    return None
+
+
+def lock_held(path: Path) -> bool:
+    """Whether another process holds the fcntl lock on path (taken and released at once when free)."""
+    try:
+        handle = os.open(path, os.O_RDWR)
+    except OSError:  # no such lock (nothing installed yet uses it) or not ours to take: apt says so itself
+        return False
+    try:
+        fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
         return True
-    subprocess.run([apt, 'update', '-q'], check=False, env=env)
-    return subprocess.run(install, check=False, env=env).returncode == 0
+    finally:
+        os.close(handle)  # releases the lock if it was taken
+    return False
 
 
 def kerberos_tools_missing() -> list[str]:
@@ -182,21 +269,12 @@ def kerberos_tools_missing() -> list[str]:
     return [name for name in KERBEROS_TOOLS if shutil.which(name, path=path) is None]
 
 
-def install_kerberos() -> None:
-    """MIT Kerberos (KDC, admin tools, kinit, headers) with apt when missing, then requirements-kerberos.txt into
-    .venv when it changed. A failure is said here once; the Kerberos tests then skip, naming what is missing
-    (under CI they fail: there this step must work)."""
+def install_kerberos_requirements() -> None:
+    """requirements-kerberos.txt into .venv when it changed, once MIT Kerberos is installed (they compile against
+    it). A failure is said here once; the Kerberos tests then skip, naming what is missing (under CI they fail:
+    there this step must work)."""
     if kerberos_tools_missing():
-        print(f'Installing MIT Kerberos with apt-get ({" ".join(KERBEROS_APT)}), for the Kerberos tests ...')
-        if not apt_install(KERBEROS_APT) or kerberos_tools_missing():
-            print(f'MIT Kerberos could not be installed (missing: {", ".join(kerberos_tools_missing())}; apt-get as root '
-                  'is needed): the Kerberos tests (pytest -k kdc) will be skipped.')
-            return
-    # libfaketime sets a process's clock off for the clock skew and expired ticket tests (tests/kdc)
-    if not any(Path('/usr/lib').glob('*/faketime/libfaketimeMT.so.1')) and not Path('/usr/lib/faketime/libfaketimeMT.so.1').exists():
-        print('Installing faketime with apt-get, for the Kerberos clock tests ...')
-        if not apt_install(('faketime',)):
-            print('faketime could not be installed (apt-get as root is needed): the Kerberos clock tests will be skipped.')
+        return  # skipped_without_system_packages() says so
     digest = requirements_digest(KERBEROS_REQUIREMENTS)
     if KERBEROS_STAMP.exists() and KERBEROS_STAMP.read_text(encoding='utf-8').strip() == digest:
         return

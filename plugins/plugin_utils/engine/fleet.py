@@ -11,7 +11,12 @@ run on one and not the other.
 
 A failover cluster moves a clustered VM (a role) only among its possible owners, and a drain sends it to one of
 them that is up: so for each cluster the report names the roles that some possible owner cannot run, or that a drain
-of their node could send nowhere, and where else they can go. Pure: no I/O, no Ansible; the templates only lay this out.
+of their node could send nowhere, and where else they can go.
+
+Memory: each host's total and free memory, what is free for VMs after the reserve the host keeps for itself
+(memory_reserve_mb, as the gate counts it), and the memory of its VMs. Given a planned wave (the gate's decisions of a
+gate-only run, migration_gate_decisions), what each host would hold after it: the memory the allowed moves bring in and
+take away, and the hosts they would overfill. Pure: no I/O, no Ansible; the templates only lay this out.
 """
 
 from __future__ import annotations
@@ -34,6 +39,12 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors impor
     parse_named_profiles,
     parse_profile,
 )
+
+
+DEFAULT_RESERVE_MB = 2048  # the gate's memory_reserve_mb: what a host keeps for itself, never planned for VMs
+# VM states (compat_facts' state_name) in which a VM holds no host memory; any other state holds it (memory.py)
+MEMORY_FREE_STATES = frozenset(("Off", "Saved", "Enabled but offline"))
+_PLAN = "plan"
 
 
 def group_hosts(hosts: Mapping[str, Profile]) -> list[list[str]]:
@@ -117,11 +128,54 @@ def _blocked(rows: list[dict[str, t.Any]], vms: dict[str, Profile], groups: list
     return list(found.values())
 
 
+def _megabytes(value: t.Any, where: str) -> int | None:
+    """A figure of the facts taken literally: a whole number, 0 or more, or null (not read)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise VectorInputError(f"{where}: expected a whole number, 0 or more, or null, got {type(value).__name__} {describe(value)}")
+    return value
+
+
+def _host_memory(name: str, entry: dict[str, t.Any]) -> dict[str, int | None]:
+    """{total_mb, free_mb, logical_processors} of a host entry, null when not read (facts without memory)."""
+    memory = entry.get("memory")
+    if memory is None:
+        memory = {}
+    elif not isinstance(memory, Mapping):
+        raise VectorInputError(f"fleet.hosts[{name!r}].memory: expected a mapping with total_mb, free_mb and "
+                               f"logical_processors, got {type(memory).__name__} {describe(memory)}")
+    return {key: _megabytes(memory.get(key), f"fleet.hosts[{name!r}].memory.{key}")
+            for key in ("total_mb", "free_mb", "logical_processors")}
+
+
+def holds_memory(state: t.Any) -> bool:
+    """Whether a VM in this state (its state name) holds host memory now; an unknown state does (fail closed)."""
+    return state not in MEMORY_FREE_STATES
+
+
+def _memory_info(memory: dict[str, int | None], vms: list[dict[str, t.Any]], reserve_mb: int) -> dict[str, t.Any]:
+    """A host's memory as the report shows it: what it has, what is free for VMs after the reserve, what its VMs use."""
+    free = memory["free_mb"]
+    holding = [vm for vm in vms if holds_memory(vm["state"])]
+    return {
+        **memory,
+        "reserve_mb": reserve_mb,
+        # negative: the host is already inside its reserve; null: free memory not read
+        "for_vms_mb": None if free is None else free - reserve_mb,
+        "vms_mb": sum(vm["needed_mb"] or 0 for vm in holding),  # held by its running (or paused) VMs
+        "vms_not_read": [vm["name"] for vm in holding if vm["needed_mb"] is None],
+        "vms_off_mb": sum(vm["needed_mb"] or 0 for vm in vms if not holds_memory(vm["state"])),  # needed when they start
+        "virtual_processors": sum(vm["virtual_processors"] or 0 for vm in vms if holds_memory(vm["state"])),
+    }
+
+
 def _host_info(name: str, entry: dict[str, t.Any], group: int, rows: list[dict[str, t.Any]],
-               cluster: dict[str, t.Any] | None) -> dict[str, t.Any]:
+               cluster: dict[str, t.Any] | None, reserve_mb: int) -> dict[str, t.Any]:
     """A host's group, its live-migration state as far as the facts tell it (None: not known), its cluster, its VMs."""
     migration = entry.get("migration") if isinstance(entry.get("migration"), Mapping) else {}
     enabled, networks = migration.get("live_migration_enabled"), migration.get("networks")
+    vms = [row for row in rows if row["host"] == name]
     return {
         "name": name,
         "group": group,
@@ -132,7 +186,11 @@ def _host_info(name: str, entry: dict[str, t.Any], group: int, rows: list[dict[s
         # False only when the facts say so: live migration off, or no migration network to arrive on
         "receives": None if enabled is None else bool(enabled) and networks != 0,
         "cluster": cluster,
-        "vms": [row["name"] for row in rows if row["host"] == name],
+        "vms": [row["name"] for row in vms],
+        "memory": _memory_info(_host_memory(name, entry), vms, reserve_mb),
+        # each VM's memory, its name first: needed_mb (what it holds running, else its startup memory), whether it holds it
+        "vm_memory": [{"name": row["name"], "needed_mb": row["needed_mb"], "holds": holds_memory(row["state"]),
+                       "virtual_processors": row["virtual_processors"]} for row in vms],
     }
 
 
@@ -255,12 +313,178 @@ def _rows(vms: dict[str, Profile], vm_entries: dict[str, dict[str, t.Any]], colu
             # the best fit first, as rank_hosts orders them
             "compatible_hosts": [entry["host"] for entry in matrix[name] if entry["compatible"]],
             "roams": not check(vms[name], baseline_values),
+            "needed_mb": _megabytes(vm_entries[name].get("needed_mb"), f"fleet.vms[{name!r}].needed_mb"),
+            "virtual_processors": _megabytes(vm_entries[name].get("virtual_processors"), f"fleet.vms[{name!r}].virtual_processors"),
         })
     return rows
 
 
-def fleet_report(fleet: t.Any) -> dict[str, t.Any]:
-    """Everything the report shows, from {hosts: {name: vectors}, vms: {name: vectors or {vectors, host, state}}}."""
+# The planned wave: the gate's decisions (migration_gate_decisions), taken literally
+
+
+def _plan_type(value: t.Any, types: tuple[type, ...], where: str, what: str, required: bool = False) -> t.Any:
+    """A decision's field as it is, or a VectorInputError naming it: the plan is never guessed at."""
+    if value is None and not required:
+        return None
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        raise VectorInputError(f"{where}: expected {what}, got {type(value).__name__} {describe(value)}")
+    return value
+
+
+def _plan_needed(decision: Mapping, destination: str, where: str) -> int | None:
+    """The memory the move needs on its destination, as the gate recorded it (checks.memory[destination].needed_mb)."""
+    checks = _plan_type(decision.get("checks"), (Mapping,), f"{where}.checks", "a mapping of the gate's checks")
+    memory = _plan_type((checks or {}).get("memory"), (Mapping,), f"{where}.checks.memory",
+                        "a mapping of host to its memory figures")
+    figures = _plan_type((memory or {}).get(destination), (Mapping,), f"{where}.checks.memory[{destination!r}]",
+                         "a mapping with needed_mb")
+    needed = (figures or {}).get("needed_mb")
+    if needed is not None and (isinstance(needed, bool) or not isinstance(needed, int) or needed < 0):
+        raise VectorInputError(f"{where}.checks.memory[{destination!r}].needed_mb: expected a whole number of MB, 0 or "
+                               f"more, or null, got {type(needed).__name__} {describe(needed)}")
+    return needed
+
+
+def _first_reason(decision: Mapping, where: str) -> dict[str, t.Any]:
+    """{host, check, message}: a blocked decision's first reason, or a stopped gate's error."""
+    reasons = decision.get("reasons")
+    if reasons is not None and (isinstance(reasons, (str, bytes)) or not isinstance(reasons, t.Sequence)):
+        raise VectorInputError(f"{where}.reasons: expected a list of reasons, got {type(reasons).__name__} {describe(reasons)}")
+    for index, item in enumerate(reasons or []):
+        item = _plan_type(item, (Mapping,), f"{where}.reasons[{index}]", "a mapping with host, check and message", True)
+        return {"host": item.get("host"), "check": item.get("check"),
+                "message": _plan_type(item.get("message"), (str,), f"{where}.reasons[{index}].message", "a string", True)}
+    error = _plan_type(decision.get("error"), (Mapping,), f"{where}.error", "a mapping with task and msg")
+    if error is not None:
+        return {"host": None, "check": error.get("task"),
+                "message": _plan_type(error.get("msg"), (str,), f"{where}.error.msg", "a string", True)}
+    return {"host": None, "check": None, "message": "no reason recorded"}
+
+
+def _plan_entries(plan: t.Any) -> list[dict[str, t.Any]]:
+    """Each decision's fields the report uses, checked literally: a wrong type is an error naming the field."""
+    if not isinstance(plan, Mapping):
+        raise VectorInputError(f"{_PLAN}: expected a mapping of VM to its gate decision (migration_gate_decisions of a "
+                               f"gate-only run), got {type(plan).__name__} {describe(plan)}")
+    entries = []
+    for vm in sorted(plan, key=lambda name: (str(name).casefold(), str(name))):
+        if not isinstance(vm, str):
+            raise VectorInputError(f"{_PLAN}: key {describe(vm)} is not a VM name")
+        where = f"{_PLAN}[{vm!r}]"
+        decision = _plan_type(plan[vm], (Mapping,), where, "the VM's gate decision, a mapping", True)
+        entry = {
+            "vm": vm,
+            "allowed": _plan_type(decision.get("allowed"), (bool,), f"{where}.allowed", "true or false", True),
+            "verdict": _plan_type(decision.get("verdict"), (str,), f"{where}.verdict", "a string"),
+            "source": _plan_type(decision.get("source"), (str,), f"{where}.source", "a host name"),
+            "destination": _plan_type(decision.get("destination"), (str,), f"{where}.destination", "a host name"),
+            "state": _plan_type(decision.get("state"), (str,), f"{where}.state", "a state name"),
+            "moved": _plan_type(decision.get("moved"), (bool,), f"{where}.moved", "true or false"),
+        }
+        if entry["allowed"]:
+            for key in ("source", "destination"):
+                if not entry[key]:
+                    raise VectorInputError(f"{where}.{key}: an allowed decision names its {key} host, got "
+                                           f"{describe(decision.get(key))}")
+            entry["needed_mb"] = _plan_needed(decision, entry["destination"], where)
+        else:
+            entry["reason"] = _first_reason(decision, where)
+        entries.append(entry)
+    return entries
+
+
+def _plan_host(name: str, memory: dict[str, t.Any] | None, moves: list[dict[str, t.Any]], reserve_mb: int) -> dict[str, t.Any]:
+    """One host before and after the planned moves: free now, in (brought), out (taken away), free after, overfilled.
+
+    A VM leaving frees its memory only when its migration completes, and the plan does not order the moves, so what
+    comes in must fit in what is free now: overfilled is judged before anything leaves (as the gate counts room)."""
+    free = (memory or {}).get("free_mb")
+    incoming = [move for move in moves if move["destination"] == name]
+    # an off or saved VM holds no memory here, so its leaving frees none
+    outgoing = [move for move in moves if move["source"] == name]
+    not_read = [move["vm"] for move in incoming if move["needed_mb"] is None]
+    not_read += [move["vm"] for move in outgoing if move["holds"] and move["needed_mb"] is None]
+    in_mb = sum(move["needed_mb"] or 0 for move in incoming)
+    out_mb = sum(move["needed_mb"] or 0 for move in outgoing if move["holds"])
+    peak = None if free is None else free - reserve_mb - in_mb  # free for VMs once the moves in have their memory
+    if not incoming:
+        overfilled = False
+    elif peak is not None and peak < 0:
+        overfilled = True  # even without the moves whose memory is not known
+    else:
+        overfilled = None if peak is None or any(move["needed_mb"] is None for move in incoming) else False
+    after = None if free is None or not_read else free - in_mb + out_mb
+    return {
+        "name": name,
+        "in_report": memory is not None,
+        "free_mb": free,
+        "reserve_mb": reserve_mb,
+        "for_vms_mb": None if free is None else free - reserve_mb,
+        "in_mb": in_mb,
+        "out_mb": out_mb,
+        "in_vms": [{"vm": move["vm"], "source": move["source"], "needed_mb": move["needed_mb"]} for move in incoming],
+        "out_vms": [{"vm": move["vm"], "destination": move["destination"], "needed_mb": move["needed_mb"],
+                     "holds": move["holds"]} for move in outgoing],
+        "not_read": not_read,  # VMs whose memory the decisions do not give: after is then not known
+        "after_mb": after,
+        "after_for_vms_mb": None if after is None else after - reserve_mb,
+        "peak_for_vms_mb": peak,
+        "overfilled": overfilled,  # None: not known (free memory or a VM's demand not read)
+        "over_mb": -peak if overfilled and peak is not None else None,
+    }
+
+
+def plan_report(plan: t.Any, host_details: list[dict[str, t.Any]], reserve_mb: int) -> dict[str, t.Any]:
+    """What each host would hold after the planned wave (the gate's decisions), and the VMs of the plan that stay."""
+    entries = _plan_entries(plan)
+    moves, already, moved, blocked = [], [], [], []
+    for entry in entries:
+        if not entry["allowed"]:
+            blocked.append({key: entry[key] for key in ("vm", "verdict", "source", "destination", "reason")})
+        elif entry["destination"] == entry["source"]:
+            already.append({"vm": entry["vm"], "host": entry["source"]})
+        elif entry["moved"]:  # a move run's decision: done, and the facts may already show it there
+            moved.append({"vm": entry["vm"], "source": entry["source"], "destination": entry["destination"]})
+        else:
+            moves.append({key: entry[key] for key in ("vm", "source", "destination", "state", "needed_mb")}
+                         | {"holds": entry["state"] is not None and holds_memory(entry["state"])})
+    memory = {info["name"]: info["memory"] for info in host_details}
+    others = sorted({host for move in moves for host in (move["source"], move["destination"])} - set(memory))
+    hosts = [_plan_host(name, memory.get(name), moves, reserve_mb) for name in [*memory, *others]]
+    return {
+        "reserve_mb": reserve_mb,
+        "vms": len(entries),
+        "moves": moves,
+        "in_mb": sum(move["needed_mb"] or 0 for move in moves),
+        "hosts": hosts,
+        "overfilled_hosts": [host["name"] for host in hosts if host["overfilled"]],
+        "unknown_hosts": [host["name"] for host in hosts if host["overfilled"] is None],
+        "hosts_not_in_report": others,
+        "blocked": blocked,
+        "already_there": already,
+        "moved": moved,
+    }
+
+
+def memory_reserve(value: t.Any, where: str = "memory_reserve_mb") -> int:
+    """The reserve, a whole number of MB, 0 or more, or a string of one (as -e and templated variables send it)."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = None
+    if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+        raise VectorInputError(f"{where}: must be a whole number of MB, 0 or more, got {type(value).__name__} {describe(value)}")
+    return number
+
+
+def fleet_report(fleet: t.Any, plan: t.Any = None, memory_reserve_mb: t.Any = DEFAULT_RESERVE_MB) -> dict[str, t.Any]:
+    """Everything the report shows, from {hosts: {name: vectors}, vms: {name: vectors or {vectors, host, state}}}.
+
+    plan: the gate's decisions of a planned wave (migration_gate_decisions), or None; memory_reserve_mb: the memory
+    each host keeps for itself, as the gate's setting of that name."""
+    reserve_mb = memory_reserve(memory_reserve_mb)
     if not isinstance(fleet, Mapping) or "hosts" not in fleet or "vms" not in fleet:
         raise VectorInputError(f"fleet: expected a mapping with 'hosts' and 'vms', got {describe(fleet)}")
     host_entries = _entries(fleet["hosts"], "fleet.hosts")
@@ -277,8 +501,10 @@ def fleet_report(fleet: t.Any) -> dict[str, t.Any]:
     rows = _rows(vms, vm_entries, columns, hosts, baseline)
     blocked = _blocked(rows, vms, groups, host_group)
     host_clusters = {name: _host_cluster(name, entry) for name, entry in host_entries.items()}
-    host_details = [_host_info(name, host_entries[name], host_group[name], rows, host_clusters[name]) for name in columns]
+    host_details = [_host_info(name, host_entries[name], host_group[name], rows, host_clusters[name], reserve_mb)
+                    for name in columns]
     clusters = _clusters(host_clusters, rows, vm_entries, hosts)
+    planned = None if plan is None else plan_report(plan, host_details, reserve_mb)
     return {
         "hosts": columns,
         "host_group": host_group,
@@ -288,6 +514,8 @@ def fleet_report(fleet: t.Any) -> dict[str, t.Any]:
         "baseline": describe_vectors(baseline),
         "clusters": clusters,
         "standalone_hosts": sorted(name for name, cluster in host_clusters.items() if cluster is None),
+        "memory_reserve_mb": reserve_mb,
+        "plan": planned,
         "groups": [
             {
                 "number": number,
@@ -312,5 +540,10 @@ def fleet_report(fleet: t.Any) -> dict[str, t.Any]:
                 if row["host"] in hosts and row["compatible_hosts"] in ([], [row["host"]])
             ],
             "hosts_not_receiving": [info["name"] for info in host_details if info["receives"] is False],
+            # memory: hosts inside their reserve already (less free than they keep), and the planned wave's figures
+            "hosts_in_reserve": [info["name"] for info in host_details
+                                 if info["memory"]["for_vms_mb"] is not None and info["memory"]["for_vms_mb"] < 0],
+            "planned_moves": None if planned is None else len(planned["moves"]),
+            "hosts_overfilled": [] if planned is None else planned["overfilled_hosts"],
         },
     }

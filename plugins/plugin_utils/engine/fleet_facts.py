@@ -4,10 +4,11 @@
 
 Only names, ids, states, vectors, the hosts' live-migration state (on or off, how many migration
 networks, migrations running and allowed) and failover-cluster membership (a host's cluster, node
-name and node state; a VM's role: its group, owner node and possible owners) are kept, no endpoints
-or addresses, so the result can be saved next to the report and rendered again offline. Facts
-gathered without the cluster part give null for both. Hyper-V lets two VMs share a name; those are
-told apart by their id, so no VM hides another.
+name and node state; a VM's role: its group, owner node and possible owners) and memory (a host's
+total and free memory and logical processors; a VM's needed_mb and virtual processors) are kept, no
+endpoints or addresses, so the result can be saved next to the report and rendered again offline.
+Facts gathered without the cluster or memory part (or before compat_facts read memory) give null
+for those. Hyper-V lets two VMs share a name; those are told apart by their id, so no VM hides another.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import VectorInputError, describe
+
+HOST_MEMORY_KEYS = ("total_mb", "free_mb", "logical_processors")
 
 
 def _mapping(value: t.Any, where: str, what: str) -> Mapping:
@@ -35,7 +38,8 @@ def fleet_facts(facts_by_host: t.Any) -> dict[str, dict[str, t.Any]]:
         host_facts = _mapping(facts.get("host"), f"facts_by_host[{host!r}].host", "the host's facts")
         if host_facts.get("vectors") is None:
             raise VectorInputError(f"facts_by_host[{host!r}].host.vectors: missing; gather with the host_vectors subset")
-        hosts[host] = {"vectors": host_facts["vectors"], "cluster": _host_cluster(host_facts.get("cluster"))}
+        hosts[host] = {"vectors": host_facts["vectors"], "cluster": _host_cluster(host_facts.get("cluster")),
+                       "memory": _host_memory(host_facts.get("memory"))}
         service = host_facts.get("migration_service")
         if isinstance(service, Mapping):
             hosts[host]["migration"] = _migration(service)
@@ -49,7 +53,9 @@ def fleet_facts(facts_by_host: t.Any) -> dict[str, dict[str, t.Any]]:
                 raise VectorInputError(f"{where}: has neither a name nor an id")
             found.append({"name": vm.get("name") or vm["id"], "id": vm.get("id"), "host": host,
                           "state": vm.get("state_name"), "vectors": vm.get("vectors"),
-                          "cluster": _vm_role(vm.get("cluster"))})
+                          "cluster": _vm_role(vm.get("cluster")),
+                          "needed_mb": (vm.get("memory") if isinstance(vm.get("memory"), Mapping) else {}).get("needed_mb"),
+                          "virtual_processors": vm.get("virtual_processors")})
     names = Counter(vm["name"] for vm in found)
     keys = Counter(_key(vm, names) for vm in found)
     vms = {}
@@ -67,6 +73,12 @@ def _migration(service: Mapping) -> dict[str, t.Any]:
         "active_vm_migrations": service.get("active_vm_migrations"),
         "max_vm_migrations": service.get("max_vm_migrations"),
     }
+
+
+def _host_memory(memory: t.Any) -> dict[str, t.Any]:
+    """{total_mb, free_mb, logical_processors}, each null when the facts lack it (gathered without the memory part)."""
+    memory = memory if isinstance(memory, Mapping) else {}
+    return {key: memory.get(key) for key in HOST_MEMORY_KEYS}
 
 
 def _host_cluster(cluster: t.Any) -> dict[str, t.Any] | None:

@@ -99,11 +99,17 @@ def test_baseline_roaming_and_the_summary():
         "vms_without_host": ["lost01"],
         "pinned_vms": ["lost01"],
         "hosts_not_receiving": [],  # the facts say nothing about the migration service: not counted
+        "hosts_in_reserve": [], "planned_moves": None, "hosts_overfilled": [],  # no memory read, no plan
     }
     assert fleet["host_details"][0] == {
         "name": "hv-gen1-a", "group": 1, "live_migration_enabled": None, "networks": None,
         "active_vm_migrations": None, "max_vm_migrations": None, "receives": None, "cluster": None,
         "vms": ["legacy01", "lost01"],
+        # no memory in these facts: every figure null, the VMs' memory not read (a VM without a state holds memory)
+        "memory": {"total_mb": None, "free_mb": None, "logical_processors": None, "reserve_mb": 2048, "for_vms_mb": None,
+                   "vms_mb": 0, "vms_not_read": ["legacy01", "lost01"], "vms_off_mb": 0, "virtual_processors": 0},
+        "vm_memory": [{"name": "legacy01", "needed_mb": None, "holds": True, "virtual_processors": None},
+                      {"name": "lost01", "needed_mb": None, "holds": True, "virtual_processors": None}],
     }
     assert [group["vms"] for group in fleet["groups"]] == [["legacy01", "Zeta"], ["legacy01", "web01", "Zeta"], ["Zeta"]]
 
@@ -268,3 +274,164 @@ def test_a_fleet_without_clusters_has_none_and_every_host_standalone():
     fleet = fleet_report({"hosts": HOSTS, "vms": VMS})
     assert fleet["clusters"] == [] and fleet["standalone_hosts"] == sorted(HOSTS)
     assert all(host["cluster"] is None for host in fleet["host_details"])
+
+
+# Memory, and what each host would hold after a planned wave (the gate's decisions of a gate-only run)
+
+MEMORY_HOSTS = {
+    "src": {"vectors": GEN1, "memory": {"total_mb": 196608, "free_mb": 100000, "logical_processors": 112}},
+    "full": {"vectors": GEN1, "memory": {"total_mb": 65536, "free_mb": 6144, "logical_processors": 56}},
+    "roomy": {"vectors": GEN2, "memory": {"total_mb": 65536, "free_mb": 45056, "logical_processors": 56}},
+    "unread": {"vectors": GEN2},  # facts without the memory part
+}
+MEMORY_VMS = {
+    "wave01": {"host": "src", "state": "Running", "vectors": GEN1, "needed_mb": 8192, "virtual_processors": 2},
+    "wave02": {"host": "src", "state": "Running", "vectors": GEN1, "needed_mb": 10240, "virtual_processors": 4},
+    "off01": {"host": "src", "state": "Off", "vectors": GEN1, "needed_mb": 32768, "virtual_processors": 4},
+    "big01": {"host": "src", "state": "Running", "vectors": GEN1, "needed_mb": 63488, "virtual_processors": 16},
+    "res01": {"host": "full", "state": "Running", "vectors": GEN1, "needed_mb": 54000, "virtual_processors": 8},
+}
+
+
+def decision(source, destination, needed_mb, state="Running", allowed=True, **extra):
+    """A gate decision as migration_gate_decisions holds it, with the memory figures of its destination."""
+    memory = {destination: {"needed_mb": needed_mb, "free_mb": 1, "reserve_mb": 2048, "placed_mb": 0, "after_mb": 1}}
+    return {"vm": "x", "source": source, "destination": destination, "allowed": allowed, "state": state,
+            "verdict": "allowed" if allowed else "blocked", "reasons": [], "moved": False,
+            "checks": {"memory": memory if destination else {}, "vectors": {}}, **extra}
+
+
+PLAN = {
+    "wave01": decision("src", "roomy", 8192),
+    "wave02": decision("src", "full", 10240),  # a plan made by hand: full has 6144 MB free
+    "off01": decision("src", "roomy", 32768, state="Off"),  # holds no memory on src, needs its startup memory on roomy
+    "big01": decision("src", None, None, allowed=False, reasons=[
+        {"host": "roomy", "role": "candidate", "check": "memory", "message": "roomy has no room for big01: it needs 63488 MB."},
+        {"host": "full", "role": "candidate", "check": "memory", "message": "full has no room either."}]),
+    "res01": decision("full", "full", 54000, verdict="already_there"),
+    "gone01": {"vm": "gone01", "verdict": "error", "allowed": False, "moved": False,
+               "error": {"task": "reading the hosts", "msg": "src did not answer"}},
+}
+
+
+def test_each_hosts_memory_free_for_vms_after_the_reserve_and_its_vms_memory():
+    report = fleet_report({"hosts": MEMORY_HOSTS, "vms": MEMORY_VMS}, memory_reserve_mb=4096)
+    memory = {info["name"]: info["memory"] for info in report["host_details"]}
+    assert memory["full"] == {"total_mb": 65536, "free_mb": 6144, "logical_processors": 56, "reserve_mb": 4096,
+                              "for_vms_mb": 2048, "vms_mb": 54000, "vms_not_read": [], "vms_off_mb": 0, "virtual_processors": 8}
+    assert memory["src"]["vms_mb"] == 8192 + 10240 + 63488 and memory["src"]["vms_off_mb"] == 32768  # off01 holds none
+    assert memory["unread"]["free_mb"] is None and memory["unread"]["for_vms_mb"] is None
+    assert report["memory_reserve_mb"] == 4096 and report["plan"] is None
+    assert report["summary"]["hosts_in_reserve"] == [] and report["summary"]["planned_moves"] is None
+    # the default reserve is the gate's, 2048 MB; a host with less free than its reserve is named
+    tight = fleet_report({"hosts": MEMORY_HOSTS, "vms": MEMORY_VMS}, memory_reserve_mb=8192)
+    assert tight["summary"]["hosts_in_reserve"] == ["full"]
+    assert fleet_report({"hosts": MEMORY_HOSTS, "vms": {}})["host_details"][0]["memory"]["reserve_mb"] == 2048
+    row = next(row for row in report["vms"] if row["name"] == "big01")
+    assert row["needed_mb"] == 63488 and row["virtual_processors"] == 16
+
+
+def test_a_planned_wave_each_host_now_in_out_after_and_the_host_it_would_overfill():
+    report = fleet_report({"hosts": MEMORY_HOSTS, "vms": MEMORY_VMS}, PLAN)
+    plan = report["plan"]
+    hosts = {host["name"]: host for host in plan["hosts"]}
+    assert list(hosts) == [info["name"] for info in report["host_details"]]
+    # roomy takes wave01 and off01 (its startup memory): 45056 - 8192 - 32768 = 4096, 2048 for VMs after the reserve
+    assert {key: hosts["roomy"][key] for key in ("free_mb", "for_vms_mb", "in_mb", "out_mb", "after_mb", "after_for_vms_mb",
+                                                 "peak_for_vms_mb", "overfilled", "over_mb")} == {
+        "free_mb": 45056, "for_vms_mb": 43008, "in_mb": 40960, "out_mb": 0, "after_mb": 4096, "after_for_vms_mb": 2048,
+        "peak_for_vms_mb": 2048, "overfilled": False, "over_mb": None}
+    assert hosts["roomy"]["in_vms"] == [{"vm": "off01", "source": "src", "needed_mb": 32768},
+                                        {"vm": "wave01", "source": "src", "needed_mb": 8192}]
+    # full: 6144 free, 2048 kept, 10240 brought: overfilled by 6144
+    assert hosts["full"]["overfilled"] is True and hosts["full"]["over_mb"] == 6144 and hosts["full"]["after_for_vms_mb"] == -6144
+    # src gives up what the running VMs hold; off01 held nothing there
+    assert hosts["src"]["out_mb"] == 8192 + 10240 and hosts["src"]["in_mb"] == 0 and hosts["src"]["after_mb"] == 118432
+    assert [item["holds"] for item in hosts["src"]["out_vms"]] == [False, True, True]
+    assert hosts["unread"]["overfilled"] is False and hosts["unread"]["after_mb"] is None  # nothing planned there
+    assert plan["overfilled_hosts"] == ["full"] and report["summary"]["hosts_overfilled"] == ["full"]
+    assert report["summary"]["planned_moves"] == 3 and plan["in_mb"] == 8192 + 10240 + 32768
+    assert plan["already_there"] == [{"vm": "res01", "host": "full"}]
+    # the VMs that stay, with their first reason (a stopped gate: its error)
+    assert plan["blocked"] == [
+        {"vm": "big01", "verdict": "blocked", "source": "src", "destination": None,
+         "reason": {"host": "roomy", "check": "memory", "message": "roomy has no room for big01: it needs 63488 MB."}},
+        {"vm": "gone01", "verdict": "error", "source": None, "destination": None,
+         "reason": {"host": None, "check": "reading the hosts", "message": "src did not answer"}},
+    ]
+
+
+def test_a_plan_to_a_host_not_read_or_not_in_the_report_or_without_figures_says_not_known():
+    plan = {"wave01": decision("src", "unread", 8192), "wave02": decision("src", "elsewhere", 10240),
+            "wave03": decision("src", "roomy", None), "done01": decision("src", "roomy", 4096, moved=True)}
+    report = fleet_report({"hosts": MEMORY_HOSTS, "vms": MEMORY_VMS}, plan)["plan"]
+    hosts = {host["name"]: host for host in report["hosts"]}
+    assert hosts["unread"]["overfilled"] is None and hosts["unread"]["in_mb"] == 8192 and hosts["unread"]["after_mb"] is None
+    assert hosts["elsewhere"]["in_report"] is False and report["hosts_not_in_report"] == ["elsewhere"]
+    assert hosts["roomy"]["overfilled"] is None and hosts["roomy"]["not_read"] == ["wave03"]
+    assert hosts["src"]["not_read"] == ["wave03"] and hosts["src"]["after_mb"] is None
+    assert report["unknown_hosts"] == ["roomy", "unread", "elsewhere"] and report["overfilled_hosts"] == []
+    # a decision of a move run that already moved its VM is not counted again
+    assert report["moved"] == [{"vm": "done01", "source": "src", "destination": "roomy"}] and hosts["roomy"]["in_mb"] == 0
+    # what is known to overfill is said even when another VM's memory is not known
+    plan["wave04"] = decision("src", "roomy", 50000)
+    assert fleet_report({"hosts": MEMORY_HOSTS, "vms": MEMORY_VMS}, plan)["plan"]["overfilled_hosts"] == ["roomy"]
+
+
+@pytest.mark.parametrize(
+    ("plan", "message"),
+    [
+        ([], "plan: expected a mapping of VM to its gate decision (migration_gate_decisions of a gate-only run), got list"),
+        ('{"wave01": {}}', "plan: expected a mapping of VM to its gate decision"),
+        ({"wave01": "allowed"}, "plan['wave01']: expected the VM's gate decision, a mapping, got str 'allowed'"),
+        ({"wave01": {"source": "src"}}, "plan['wave01'].allowed: expected true or false, got NoneType"),
+        ({"wave01": dict(decision("src", "roomy", 1), allowed="yes")}, "plan['wave01'].allowed: expected true or false, got str 'yes'"),
+        ({"wave01": dict(decision("src", "roomy", 1), allowed=1)}, "plan['wave01'].allowed: expected true or false, got int 1"),
+        ({"wave01": dict(decision("src", "roomy", 1), destination=["roomy"])}, "plan['wave01'].destination: expected a host name, got list"),
+        ({"wave01": dict(decision("src", "roomy", 1), destination=None)},
+         "plan['wave01'].destination: an allowed decision names its destination host, got None"),
+        ({"wave01": dict(decision("src", "roomy", 1), source="")}, "plan['wave01'].source: an allowed decision names its source host"),
+        ({"wave01": dict(decision("src", "roomy", 1), moved="no")}, "plan['wave01'].moved: expected true or false, got str"),
+        ({"wave01": dict(decision("src", "roomy", 1), checks=[])}, "plan['wave01'].checks: expected a mapping of the gate's checks, got list"),
+        ({"wave01": dict(decision("src", "roomy", 1), checks={"memory": "8192"})}, "plan['wave01'].checks.memory: expected a mapping"),
+        ({"wave01": dict(decision("src", "roomy", 1), checks={"memory": {"roomy": 8192}})},
+         "plan['wave01'].checks.memory['roomy']: expected a mapping with needed_mb, got int 8192"),
+        ({"wave01": decision("src", "roomy", "8192")},
+         "plan['wave01'].checks.memory['roomy'].needed_mb: expected a whole number of MB, 0 or more, or null, got str '8192'"),
+        ({"wave01": decision("src", "roomy", -1)}, "plan['wave01'].checks.memory['roomy'].needed_mb: expected a whole number"),
+        ({"wave01": decision("src", "roomy", True)}, "plan['wave01'].checks.memory['roomy'].needed_mb: expected a whole number"),
+        ({"big01": decision("src", None, None, allowed=False, reasons="no room")}, "plan['big01'].reasons: expected a list of reasons, got str"),
+        ({"big01": decision("src", None, None, allowed=False, reasons=[{"message": 1}])}, "plan['big01'].reasons[0].message: expected a string, got int 1"),
+        ({"big01": decision("src", None, None, allowed=False, error="boom")}, "plan['big01'].error: expected a mapping with task and msg, got str"),
+        ({1: decision("src", "roomy", 1)}, "plan: key 1 is not a VM name"),
+    ],
+)
+def test_a_plan_of_the_wrong_shape_is_an_error_naming_the_field(plan, message):
+    with pytest.raises(VectorInputError) as error:
+        fleet_report({"hosts": MEMORY_HOSTS, "vms": MEMORY_VMS}, plan)
+    assert str(error.value).startswith(message), str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("hosts", "vms", "reserve", "message"),
+    [
+        ({"h": {"vectors": GEN1, "memory": {"free_mb": "6144"}}}, {}, 2048,
+         "fleet.hosts['h'].memory.free_mb: expected a whole number, 0 or more, or null, got str '6144'"),
+        ({"h": {"vectors": GEN1, "memory": {"total_mb": -1}}}, {}, 2048, "fleet.hosts['h'].memory.total_mb: expected a whole number"),
+        ({"h": {"vectors": GEN1, "memory": 6144}}, {}, 2048,
+         "fleet.hosts['h'].memory: expected a mapping with total_mb, free_mb and logical_processors, got int"),
+        ({"h": GEN1}, {"v": {"vectors": GEN1, "needed_mb": 1.5}}, 2048, "fleet.vms['v'].needed_mb: expected a whole number, 0 or more, or null, got float"),
+        ({"h": GEN1}, {"v": {"vectors": GEN1, "virtual_processors": False}}, 2048, "fleet.vms['v'].virtual_processors: expected a whole number"),
+        ({"h": GEN1}, {}, -1, "memory_reserve_mb: must be a whole number of MB, 0 or more, got int -1"),
+        ({"h": GEN1}, {}, True, "memory_reserve_mb: must be a whole number of MB, 0 or more, got bool"),
+        ({"h": GEN1}, {}, "2 GB", "memory_reserve_mb: must be a whole number of MB, 0 or more, got str '2 GB'"),
+    ],
+)
+def test_memory_figures_of_the_wrong_type_are_an_error_naming_where(hosts, vms, reserve, message):
+    with pytest.raises(VectorInputError) as error:
+        fleet_report({"hosts": hosts, "vms": vms}, memory_reserve_mb=reserve)
+    assert str(error.value).startswith(message), str(error.value)
+
+
+def test_the_reserve_may_come_as_a_string_of_digits_as_extra_vars_send_it():
+    assert fleet_report({"hosts": MEMORY_HOSTS, "vms": {}}, memory_reserve_mb=" 4096 ")["memory_reserve_mb"] == 4096

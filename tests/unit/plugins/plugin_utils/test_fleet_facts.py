@@ -12,6 +12,7 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors impor
 from ansible_collections.vmgate.hyperv.tests.unit.plugins.plugin_utils.helpers import SUBSET, vec
 
 SMALL, BIG = [vec(1, SUBSET, 1)], [vec(1, SUBSET, 3)]
+NO_MEMORY = {"total_mb": None, "free_mb": None, "logical_processors": None}  # facts gathered without the memory part
 
 
 def host_facts(vectors, *vms, enabled=True):
@@ -29,19 +30,23 @@ def test_hosts_and_vms_keep_names_ids_states_vectors_and_live_migration_state_on
     fleet = fleet_facts({"hv02": host_facts(BIG, ("db01", "ID-2"), enabled=False), "hv01": host_facts(SMALL, ("web01", "ID-1"))})
     migration = {"live_migration_enabled": True, "networks": 2, "active_vm_migrations": 1, "max_vm_migrations": 2}
     assert fleet == {
-        "hosts": {"hv01": {"vectors": SMALL, "migration": migration, "cluster": None},
-                  "hv02": {"vectors": BIG, "migration": dict(migration, live_migration_enabled=False), "cluster": None}},
+        "hosts": {"hv01": {"vectors": SMALL, "migration": migration, "cluster": None, "memory": NO_MEMORY},
+                  "hv02": {"vectors": BIG, "migration": dict(migration, live_migration_enabled=False), "cluster": None,
+                           "memory": NO_MEMORY}},
         "vms": {
-            "web01": {"name": "web01", "id": "ID-1", "host": "hv01", "state": "Running", "vectors": SMALL, "cluster": None},
-            "db01": {"name": "db01", "id": "ID-2", "host": "hv02", "state": "Running", "vectors": SMALL, "cluster": None},
+            "web01": {"name": "web01", "id": "ID-1", "host": "hv01", "state": "Running", "vectors": SMALL, "cluster": None,
+                      "needed_mb": None, "virtual_processors": None},
+            "db01": {"name": "db01", "id": "ID-2", "host": "hv02", "state": "Running", "vectors": SMALL, "cluster": None,
+                     "needed_mb": None, "virtual_processors": None},
         },
     }
     assert "10.0.0.1" not in repr(fleet) and "wsman" not in repr(fleet)
     report = fleet_report(fleet)
     assert report["summary"]["compatible_pairs"] == 4 and report["summary"]["hosts_not_receiving"] == ["hv02"]
-    assert report["host_details"][1] == {"name": "hv02", "group": 2, "live_migration_enabled": False, "networks": 2,
-                                         "active_vm_migrations": 1, "max_vm_migrations": 2, "receives": False,
-                                         "cluster": None, "vms": ["db01"]}
+    details = dict(report["host_details"][1])
+    assert details.pop("memory")["free_mb"] is None and details.pop("vm_memory")[0]["needed_mb"] is None
+    assert details == {"name": "hv02", "group": 2, "live_migration_enabled": False, "networks": 2,
+                       "active_vm_migrations": 1, "max_vm_migrations": 2, "receives": False, "cluster": None, "vms": ["db01"]}
 
 
 def test_vms_sharing_a_name_are_keyed_by_their_id_and_one_vm_seen_twice_by_its_host():
@@ -55,7 +60,8 @@ def test_vms_sharing_a_name_are_keyed_by_their_id_and_one_vm_seen_twice_by_its_h
 
 def test_a_host_without_vms_is_a_column_all_the_same():
     fleet = fleet_facts({"hv01": {"host": {"vectors": SMALL}, "vms": []}, "hv02": {"host": {"vectors": BIG}}})
-    assert fleet == {"hosts": {"hv01": {"vectors": SMALL, "cluster": None}, "hv02": {"vectors": BIG, "cluster": None}}, "vms": {}}
+    assert fleet == {"hosts": {"hv01": {"vectors": SMALL, "cluster": None, "memory": NO_MEMORY},
+                               "hv02": {"vectors": BIG, "cluster": None, "memory": NO_MEMORY}}, "vms": {}}
 
 
 @pytest.mark.parametrize(
@@ -126,3 +132,38 @@ def test_possible_owners_are_node_names_mapped_to_inventory_names():
         "vm": "sql01", "group": "group sql01", "host": "hvc-n1.lab", "owner_node": "HVC-N1",
         "cannot_run_on": ["hvc-n2.lab"], "can_move_to": [], "owners_not_in_report": [],
     }]
+
+
+def memory_facts(free_mb, *vms):
+    """compat_facts with the memory part: each VM a (name, id, state name, needed_mb, virtual processors)."""
+    facts = host_facts(SMALL, *((name, vm_id) for name, vm_id, *_rest in vms))
+    facts["host"]["memory"] = {"total_mb": 65536, "free_mb": free_mb, "logical_processors": 56}
+    for vm, (_name, _vm_id, state, needed, processors) in zip(facts["vms"], vms):
+        vm.update(state_name=state, virtual_processors=processors,
+                  memory={"assigned_mb": needed if state == "Running" else None, "startup_mb": 4096, "minimum_mb": 4096,
+                          "maximum_mb": 4096, "dynamic": False, "needed_mb": needed})
+    return facts
+
+
+def test_memory_is_kept_a_hosts_figures_and_a_vms_demand_and_processors_only():
+    fleet = fleet_facts({"hv01": memory_facts(6144, ("web01", "ID-1", "Running", 8192, 2), ("off01", "ID-2", "Off", 32768, 4))})
+    assert fleet["hosts"]["hv01"]["memory"] == {"total_mb": 65536, "free_mb": 6144, "logical_processors": 56}
+    assert fleet["vms"]["web01"]["needed_mb"] == 8192 and fleet["vms"]["web01"]["virtual_processors"] == 2
+    assert fleet["vms"]["off01"]["needed_mb"] == 32768
+    assert "assigned_mb" not in repr(fleet) and "startup_mb" not in repr(fleet)
+    host = fleet_report(fleet, memory_reserve_mb=1024)["host_details"][0]
+    assert host["memory"] == {"total_mb": 65536, "free_mb": 6144, "logical_processors": 56, "reserve_mb": 1024,
+                              "for_vms_mb": 5120, "vms_mb": 8192, "vms_not_read": [], "vms_off_mb": 32768,
+                              "virtual_processors": 2}
+    assert host["vm_memory"] == [{"name": "off01", "needed_mb": 32768, "holds": False, "virtual_processors": 4},
+                                 {"name": "web01", "needed_mb": 8192, "holds": True, "virtual_processors": 2}]
+
+
+def test_facts_with_the_memory_part_left_out_give_null_figures():
+    facts = memory_facts(6144, ("web01", "ID-1", "Running", 8192, 2))
+    facts["host"]["memory"] = {"total_mb": None, "free_mb": None, "logical_processors": None}  # gather_subset: '!memory'
+    facts["vms"][0].update(memory=dict.fromkeys(("assigned_mb", "needed_mb")), virtual_processors=None)
+    fleet = fleet_facts({"hv01": facts})
+    assert fleet["hosts"]["hv01"]["memory"] == NO_MEMORY and fleet["vms"]["web01"]["needed_mb"] is None
+    memory = fleet_report(fleet)["host_details"][0]["memory"]
+    assert memory["for_vms_mb"] is None and memory["vms_mb"] == 0 and memory["vms_not_read"] == ["web01"]

@@ -55,7 +55,9 @@ def test_a_clustered_vm_is_blocked_from_a_node_without_its_processor_features(hv
     assert "Cluster: a role of HVC (group sql01, owned by HVC-N1)" in message
     decision = decisions(result)["sql01"]
     assert decision["cluster"]["name"] == "HVC" and decision["cluster"]["owner_node"] == "HVC-N1"
-    assert requests(hvsim_cluster) <= 12  # the destination's cluster says where the VM runs: no search
+    # the destination's cluster says where the VM runs (no search): 12 requests, and 2 more to weigh room (the VM's
+    # memory on its source, the destination's free memory)
+    assert requests(hvsim_cluster) <= 14
     assert hvsim_cluster.cluster_moves() == [] and sent(hvsim_cluster, MIGRATE) == 0
 
 

@@ -40,6 +40,11 @@ class Pages(t.NamedTuple):
     facts: str
 
 
+def mb(value: t.Any) -> str:
+    """A figure in MB as the pages write it: "8,192 MB"; None: "not read"."""
+    return "not read" if value is None else f"{value:,} MB"
+
+
 def md(text: t.Any) -> Markup:
     """Text from hosts and VMs for the Markdown: HTML-escaped, then the Markdown characters backslash-escaped."""
     return Markup(str(escape(str(text))).translate(_MARKDOWN_ESCAPES))  # nosec B704: escaped on this line
@@ -57,6 +62,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["md"] = md
+    env.filters["mb"] = mb
     return env
 
 
@@ -82,10 +88,12 @@ def render(report: Mapping[str, t.Any], template: str, title: str, source: str, 
         fleet=report, fleet_title=title, fleet_source=source, fleet_generated=generated)
 
 
-def pages(fleet: Mapping[str, t.Any], title: str, source: str, generated: str) -> Pages:
-    """Everything the report writes, from {hosts, vms} (what the fleet_report filter takes). Raises VectorInputError
-    for input the engine refuses, naming where."""
-    report = fleet_engine.fleet_report(fleet)
+def pages(fleet: Mapping[str, t.Any], title: str, source: str, generated: str, plan: t.Any = None,
+          memory_reserve_mb: t.Any = fleet_engine.DEFAULT_RESERVE_MB) -> Pages:
+    """Everything the report writes, from {hosts, vms} (what the fleet_report filter takes), and optionally a planned
+    wave (the gate's decisions, migration_gate_decisions). Raises VectorInputError for input the engine refuses,
+    naming where."""
+    report = fleet_engine.fleet_report(fleet, plan, memory_reserve_mb)
     return Pages(
         report=report,
         html=render(report, HTML_TEMPLATE, title, source, generated),
@@ -94,10 +102,22 @@ def pages(fleet: Mapping[str, t.Any], title: str, source: str, generated: str) -
     )
 
 
+PLAN_HOST_KEYS = ("free_mb", "in_mb", "out_mb", "after_mb", "after_for_vms_mb", "overfilled", "over_mb")
+
+
 def artifact_summary(report: Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """What a run returns of the report: the summary and the hosts of each group, never the matrix."""
+    """What a run returns of the report: the summary, the hosts of each group and, with a plan, each host's figures;
+    never the matrix."""
+    plan = report.get("plan")
     return {
         "summary": report["summary"],
         "groups": [group["hosts"] for group in report["groups"]],
         "blocked_entries": len(report["blocked"]),
+        "memory_reserve_mb": report["memory_reserve_mb"],
+        "plan": None if plan is None else {
+            "hosts": {host["name"]: {key: host[key] for key in PLAN_HOST_KEYS} for host in plan["hosts"]},
+            "overfilled_hosts": plan["overfilled_hosts"],
+            "moves": len(plan["moves"]),
+            "blocked": [entry["vm"] for entry in plan["blocked"]],
+        },
     }

@@ -88,7 +88,8 @@ def test_the_hosts_table_and_the_warnings_from_the_migration_service():
     assert "<td>2</td>\n      <td>1 / 4</td>" in result.html
     assert '<td class="">not read</td>\n      <td>not read</td>\n      <td>? / ?</td>' in result.html
     assert "| hv-off (g1, ⚠ no live migration) |" in result.markdown
-    assert "| hv-unread | 2 | standalone | not read | not read | ? / ? | none |" in result.markdown
+    assert ("| hv-unread | 2 | standalone | not read | not read | ? / ? | not read / not read | not read | 0 MB | not read / 0 "
+            "| none |") in result.markdown
     assert "Cannot take a live migration now (live migration off, or no migration network): hv-off." in result.html
 
 
@@ -269,7 +270,126 @@ def test_bad_input_is_named_as_the_filter_names_it():
 def test_the_summary_a_run_returns_holds_no_matrix():
     result = render(SAMPLE)
     summary = pages.artifact_summary(result.report)
-    assert set(summary) == {"summary", "groups", "blocked_entries"}
+    assert set(summary) == {"summary", "groups", "blocked_entries", "memory_reserve_mb", "plan"}
+    assert summary["plan"] is None and summary["memory_reserve_mb"] == 2048
     assert summary["groups"] == [["hv-gen1-a", "hv-gen1-b"], ["hv-gen2-a", "hv-gen2-b"]]
     assert summary["summary"]["pairs"] == 12 and summary["blocked_entries"] == len(result.report["blocked"])
     assert "cells" not in json.dumps(summary)
+
+
+# Memory and the planned wave
+
+MEMORY_FLEET = {
+    "hosts": {"src": {"vectors": GEN1, "memory": {"total_mb": 196608, "free_mb": 100000, "logical_processors": 112}},
+              "full": {"vectors": GEN1, "memory": {"total_mb": 65536, "free_mb": 6144, "logical_processors": 56}},
+              "roomy": {"vectors": GEN2, "memory": {"total_mb": 65536, "free_mb": 45056, "logical_processors": 56}}},
+    "vms": {"wave01": {"host": "src", "state": "Running", "vectors": GEN1, "needed_mb": 8192, "virtual_processors": 2},
+            "wave02": {"host": "src", "state": "Running", "vectors": GEN1, "needed_mb": 10240, "virtual_processors": 4},
+            "off01": {"host": "src", "state": "Off", "vectors": GEN1, "needed_mb": 32768, "virtual_processors": 4},
+            "big01": {"host": "src", "state": "Running", "vectors": GEN1, "needed_mb": 63488, "virtual_processors": 16}},
+}
+
+
+def gate(vm, source, destination, needed_mb, allowed=True, state="Running", **extra):
+    """A decision as migration_gate_decisions holds it."""
+    checks = {"memory": {destination: {"needed_mb": needed_mb, "free_mb": 0, "reserve_mb": 2048, "placed_mb": 0,
+                                       "after_mb": 0}} if destination else {}}
+    return {"vm": vm, "source": source, "destination": destination, "allowed": allowed, "state": state,
+            "verdict": "allowed" if allowed else "blocked", "reasons": [], "moved": False, "checks": checks, **extra}
+
+
+def memory_plan(big01_reason="full has no room for big01: it needs 63488 MB."):
+    return {"wave01": gate("wave01", "src", "roomy", 8192), "wave02": gate("wave02", "src", "full", 10240),
+            "off01": gate("off01", "src", "roomy", 32768, state="Off"),
+            "big01": gate("big01", "src", None, None, allowed=False,
+                          reasons=[{"host": "full", "role": "candidate", "check": "memory", "message": big01_reason},
+                                   {"host": "roomy", "role": "candidate", "check": "memory", "message": "second"}])}
+
+
+def test_the_hosts_table_shows_memory_free_for_vms_and_the_vms_memory():
+    result = pages.pages(MEMORY_FLEET, "Fleet", "x", "now", memory_reserve_mb=8192)
+    html, markdown = result.html, result.markdown
+    assert ("| full | 1 | standalone | not read | not read | ? / ? | 65,536 MB / 6,144 MB | -2,048 MB ⚠ inside its reserve | "
+            "0 MB | 56 / 0 | none |") in markdown
+    assert ("| src | 1 | standalone | not read | not read | ? / ? | 196,608 MB / 100,000 MB | 91,808 MB | 81,920 MB; 32,768 MB "
+            "more when the VMs off start | 112 / 22 | big01 (63,488 MB), off01 (32,768 MB, off), wave01 (8,192 MB), "
+            "wave02 (10,240 MB) |") in markdown
+    assert "8,192 MB for itself (<code>memory_reserve_mb</code>" in html
+    assert '<td class="no">-2,048 MB (inside its reserve)</td>' in html
+    assert "<td>65,536 MB / 6,144 MB</td>" in html and "<td>112 / 22</td>" in html
+    assert "- ⚠ less memory free than the 8,192 MB a host keeps for itself: full" in markdown
+    assert "Less memory free than the 8,192 MB a host keeps for itself: full." in html
+    assert 'id="plan"' not in html and "## Planned wave" not in markdown and "planned moves" not in html  # no plan given
+
+
+def test_the_planned_wave_section_each_host_now_in_out_after_and_the_overfilled_host():
+    result = pages.pages(MEMORY_FLEET, "Fleet", "x", "now", memory_plan())
+    html, markdown = result.html, result.markdown
+    section = markdown[markdown.index("## Planned wave"):markdown.index("## Fleet baseline")]
+    assert "4 VMs, 3 moves bringing 51,200 MB" in section
+    assert "- ✗ the plan would overfill: full (6,144 MB short)\n" in section
+    assert ("| full | 6,144 MB | 4,096 MB | 10,240 MB: wave02 | 0 MB | -4,096 MB | -6,144 MB | ✗ **overfilled**: 6,144 MB "
+            "short |") in section
+    assert ("| src | 100,000 MB | 97,952 MB | 0 MB | 18,432 MB: off01 (holds none), wave01, wave02 | 118,432 MB | 116,384 MB "
+            "| nothing comes in |") in section
+    assert "| roomy | 45,056 MB | 43,008 MB | 40,960 MB: off01, wave01 | 0 MB | 4,096 MB | 2,048 MB | ✓ fits |" in section
+    assert "- ✗ **big01** (blocked, on src): \\[memory\\] full has no room for big01: it needs 63488 MB.\n" in section
+    assert "second" not in section  # the first reason only
+    assert "- planned wave: **3** moves; ✗ it would overfill full" in markdown
+    html_section = html[html.index('<h2 id="plan">'):html.index('<h2 id="baseline">')]
+    assert '<td class="no"><span class="sym">&#10007;</span> overfilled: 6,144 MB short</td>' in html_section
+    assert "<td>10,240 MB: wave02 from src</td>" in html_section
+    assert "<li><span class=\"no\"><span class=\"sym\">&#10007;</span> big01</span> (blocked, on src): [memory] full has no room" in html_section
+    assert 'The <a href="#plan">planned wave</a> would overfill: full.' in html
+    assert "<b>3</b>planned moves, 1 hosts overfilled" in html
+    summary = pages.artifact_summary(result.report)
+    assert summary["plan"]["overfilled_hosts"] == ["full"] and summary["plan"]["blocked"] == ["big01"]
+    assert summary["plan"]["hosts"]["roomy"] == {"free_mb": 45056, "in_mb": 40960, "out_mb": 0, "after_mb": 4096,
+                                                 "after_for_vms_mb": 2048, "overfilled": False, "over_mb": None}
+
+
+def test_a_plan_where_every_host_has_room_says_so():
+    plan = {"wave01": gate("wave01", "src", "roomy", 8192)}
+    result = pages.pages(MEMORY_FLEET, "Fleet", "x", "now", plan)
+    assert "- ✓ no host the figures are known for would be overfilled\n" in result.markdown
+    assert "No host the figures are known for would be overfilled." in result.html
+    assert "- planned wave: **1** moves; no host overfilled" in result.markdown
+
+
+@pytest.mark.parametrize("hostile", [HOSTILE, '<img src=x onerror="alert(1)">|*_`[x]', "a\nb\r<b>&amp;"])
+def test_hostile_names_and_reasons_in_the_plan_are_escaped(hostile):
+    fleet = json.loads(json.dumps(MEMORY_FLEET))
+    fleet["hosts"][hostile] = fleet["hosts"].pop("roomy")
+    fleet["vms"][hostile] = fleet["vms"].pop("wave01")
+    plan = memory_plan(big01_reason=hostile)
+    plan[hostile] = dict(plan.pop("wave01"), destination=hostile, checks={"memory": {hostile: {"needed_mb": 8192}}})
+    plan["off01"] = dict(plan["off01"], destination=hostile, checks={"memory": {hostile: {"needed_mb": 32768}}})
+    plan["big01"]["reasons"][0]["check"] = hostile
+    plan["big01"]["verdict"] = hostile
+    plan["stopped"] = {"verdict": "error", "allowed": False, "error": {"task": hostile, "msg": hostile}}
+    plan["gone"] = gate("gone", "src", hostile + "-elsewhere", 1024)  # a host not in the report
+    result = pages.pages(fleet, "Fleet", "x", "now", plan)
+    html, markdown = result.html, result.markdown
+    parsed = Tags(html)
+    assert parsed.tags <= TEMPLATE_TAGS
+    assert "<script" not in html and "<img" not in html and "<b>&amp;" not in html
+    assert "<" not in markdown
+    section = markdown[markdown.index("## Planned wave"):markdown.index("## Fleet baseline")]
+    rows = [line for line in section.split("\n") if line.startswith("| ")]
+    assert len(rows) == 1 + 4 and all(re.findall(r"\\.|\|", row).count("|") == 9 for row in rows)  # the heading and 4 hosts, 8 columns each
+    blocked = [line for line in section.split("\n") if line.startswith("- ✗ **")]
+    assert len(blocked) == 2  # one line each, whatever the text
+    text = "".join(parsed.text)
+    assert f"{hostile} from src" in text or "\r" in hostile  # a move in, as text
+    assert f"[{hostile}] {hostile}" in text or "\r" in hostile  # the stopped gate's step and error, as text
+
+
+@settings(DETERMINISTIC, max_examples=100)
+@given(vm=st.text(min_size=1, max_size=12), host=st.text(min_size=1, max_size=12), reason=st.text(max_size=20))
+def test_no_plan_text_becomes_markup(vm, host, reason):
+    fleet = json.loads(json.dumps(MEMORY_FLEET))
+    reasons = [{"host": host, "check": reason, "message": reason}]
+    plan = {vm: gate(vm, "src", host, 1024), "big01": gate("big01", "src", None, None, allowed=False, reasons=reasons)}
+    result = pages.pages(fleet, "Fleet", "x", "now", plan)
+    assert Tags(result.html).tags <= TEMPLATE_TAGS
+    assert "<" not in result.markdown

@@ -133,7 +133,7 @@ def _by_owner(rows: list[dict[str, t.Any]], vm_ids: t.Sequence[str]) -> dict[str
         owner = _owner(row.get("InstanceID"))
         if owner in wanted:
             found.setdefault(wanted[owner], []).append(row)
-    return {vm_id: rows[0] for vm_id, rows in found.items() if len(rows) == 1}
+    return {vm_id: owned[0] for vm_id, owned in found.items() if len(owned) == 1}
 
 
 def memory_settings(client: WSManClient, vm_ids: t.Sequence[str], namespace: str = VIRTUALIZATION_NAMESPACE,
@@ -244,21 +244,24 @@ def vms_memory(client: WSManClient, vms: t.Sequence[dict[str, t.Any]], namespace
                *, every_vm: bool = False) -> dict[str, dict[str, t.Any]]:
     """VM id -> {memory: {...}, virtual_processors} for these VMs (Msvm_ComputerSystem instances): three requests at
     most, two when none of them holds memory. `every_vm`: they are every VM of the host."""
-    ids = [str(vm.get("Name")) for vm in vms]
+    ids = [_vm_id(vm) for vm in vms]
     settings = memory_settings(client, ids, namespace, every_vm=every_vm)
     processors = virtual_processors(client, ids, namespace, every_vm=every_vm)
-    running = [str(vm.get("Name")) for vm in vms if holds_memory(vm.get("EnabledState"))]
+    running = [_vm_id(vm) for vm in vms if holds_memory(vm.get("EnabledState"))]
     assigned = assigned_memory(client, running, namespace, every_vm=every_vm) if running else {}
-    return {str(vm.get("Name")): {
-        "memory": vm_memory_facts(vm.get("EnabledState"), settings.get(str(vm.get("Name"))), assigned.get(str(vm.get("Name")))),
-        "virtual_processors": processors.get(str(vm.get("Name"))),
-    } for vm in vms}
+    return {_vm_id(vm): {"memory": vm_memory_facts(vm.get("EnabledState"), settings.get(_vm_id(vm)), assigned.get(_vm_id(vm))),
+                         "virtual_processors": processors.get(_vm_id(vm))} for vm in vms}
+
+
+def _vm_id(vm: dict[str, t.Any]) -> str:
+    """A VM's id: its Msvm_ComputerSystem.Name."""
+    return str(vm.get("Name"))
 
 
 def vm_memory(client: WSManClient, vm: dict[str, t.Any], namespace: str = VIRTUALIZATION_NAMESPACE) -> dict[str, t.Any]:
     """One VM's memory facts (its Msvm_ComputerSystem known): one request for a VM that is off or saved, two for one
     that holds memory."""
-    vm_id, state = str(vm.get("Name")), vm.get("EnabledState")
+    vm_id, state = _vm_id(vm), vm.get("EnabledState")
     settings = memory_settings(client, [vm_id], namespace).get(vm_id)
     assigned = assigned_memory(client, [vm_id], namespace).get(vm_id) if holds_memory(state) else None
     return vm_memory_facts(state, settings, assigned)
@@ -268,7 +271,7 @@ def vm_needed_mb(client: WSManClient, vm: dict[str, t.Any], namespace: str = VIR
     """What a destination must have free to take this VM now (its Msvm_ComputerSystem known), in MB, or None when it
     cannot be told: one request (the memory a running VM holds, or the startup memory of one that is off or saved); a
     second only when a running VM's current memory cannot be read, to see whether its memory is static."""
-    vm_id, state = str(vm.get("Name")), vm.get("EnabledState")
+    vm_id, state = _vm_id(vm), vm.get("EnabledState")
     if holds_memory(state):
         assigned = assigned_memory(client, [vm_id], namespace).get(vm_id)
         if assigned is not None:

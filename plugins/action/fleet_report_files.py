@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """fleet_report_files: write the fleet report's HTML, Markdown and facts files (see the module docs).
 
-The report is computed and laid out in Python (plugin_utils/report/pages.py); this reads the options and the facts
-file, and writes the files. Its result is a summary, never the matrix.
+The report is computed and laid out in Python (plugin_utils/report/pages.py); this reads the options, the facts file
+and the plan file, and writes the files. Its result is a summary, never the matrix.
 """
 
 from __future__ import annotations
@@ -17,11 +17,14 @@ import yaml
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.fleet import DEFAULT_RESERVE_MB
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.fleet_facts import fleet_facts
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import VectorInputError
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.report import pages
 
 SOURCES = ("fleet", "facts_by_host", "facts_file")
+PLANS = ("plan", "plan_file")
+DECISIONS_KEY = "migration_gate_decisions"  # a plan file may hold AWX's artifacts: the decisions under this key
 ARGUMENT_SPEC = {
     "fleet": {"type": "dict"},
     "facts_by_host": {"type": "dict"},
@@ -30,6 +33,10 @@ ARGUMENT_SPEC = {
     "title": {"type": "str", "default": pages.DEFAULT_TITLE},
     "source": {"type": "str"},
     "return_markdown": {"type": "bool", "default": False},
+    # raw: the plan and the reserve are checked literally by the engine, never converted
+    "plan": {"type": "raw"},
+    "plan_file": {"type": "path"},
+    "memory_reserve_mb": {"type": "raw", "default": DEFAULT_RESERVE_MB},
 }
 FILES = {"html": "fleet-report.html", "markdown": "fleet-report.md", "facts": "fleet-facts.json"}
 FILE_MODE = 0o644
@@ -45,12 +52,14 @@ class ActionModule(ActionBase):
         self._supports_check_mode = True  # check mode computes everything and writes nothing
         result = super().run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(
-            argument_spec=ARGUMENT_SPEC, mutually_exclusive=[SOURCES], required_one_of=[SOURCES])
+            argument_spec=ARGUMENT_SPEC, mutually_exclusive=[SOURCES, PLANS], required_one_of=[SOURCES])
         fleet, source = self._fleet(args)
+        plan = self._plan(args)
         dest = os.path.realpath(args["dest"])
         generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         try:
-            report_pages = pages.pages(fleet, args["title"], args["source"] or source, generated)
+            report_pages = pages.pages(fleet, args["title"], args["source"] or source, generated, plan,
+                                       args["memory_reserve_mb"])
         except VectorInputError as exc:
             raise AnsibleActionFail(str(exc)) from None
         texts = {"html": report_pages.html, "markdown": report_pages.markdown, "facts": report_pages.facts}
@@ -86,19 +95,30 @@ class ActionModule(ActionBase):
         except VectorInputError as exc:
             raise AnsibleActionFail(str(exc)) from None
 
+    def _plan(self, args):
+        """The gate's decisions of the planned wave, or None: given (plan), or read from plan_file, which holds them
+        as migration_gate_decisions is published (VM -> decision) or under that key (AWX's artifacts of the job)."""
+        if args["plan_file"] is None:
+            return args["plan"]
+        path = self._facts_path(args["plan_file"])
+        data = self._load(path, "plan file")
+        if isinstance(data, dict) and DECISIONS_KEY in data:
+            return data[DECISIONS_KEY]
+        return data
+
     def _facts_path(self, path):
         """A relative path is taken from the directory ansible-playbook runs in, else where include_vars looks."""
         if os.path.isabs(path) or os.path.exists(path):
             return os.path.abspath(path)
         return self._find_needle("vars", path)
 
-    def _load(self, path):
+    def _load(self, path, what="facts file"):
         """JSON (a saved fleet-facts.json) or YAML; an ansible-vault encrypted file through Ansible's loader."""
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
         except OSError as exc:
-            raise AnsibleActionFail(f"Cannot read the facts file {path}: {exc.strerror}") from None
+            raise AnsibleActionFail(f"Cannot read the {what} {path}: {exc.strerror}") from None
         if data.lstrip().startswith(VAULT_HEADER):
             return self._loader.load_from_file(path)
         try:
@@ -108,7 +128,7 @@ class ActionModule(ActionBase):
         try:
             return yaml.load(data, Loader=_YAML_LOADER)  # nosec B506: a safe loader
         except yaml.YAMLError as exc:
-            raise AnsibleActionFail(f"The facts file {path} is neither JSON nor YAML: {exc}") from None
+            raise AnsibleActionFail(f"The {what} {path} is neither JSON nor YAML: {exc}") from None
 
 
 def _differs(path, text):

@@ -20,6 +20,13 @@ description:
     returns a summary, never the matrix. Every text that comes from the hosts or the VMs is escaped, in the HTML
     and in the Markdown.
   - Give the fleet one of three ways, O(fleet), O(facts_by_host) or O(facts_file).
+  - The hosts table shows each host's memory, when the facts have it (M(vmgate.hyperv.compat_facts) reads it with its
+    default O(vmgate.hyperv.compat_facts#module:gather_subset)). That is the total and free memory, what is free for
+    VMs after O(memory_reserve_mb), the memory its VMs hold and need, and its processors.
+  - Given a planned wave, O(plan) or O(plan_file), the report adds a C(Planned wave) section. For each host it shows
+    the memory free now, what the plan's allowed moves bring in and take away, and the memory free after them. It
+    flags each host the plan would overfill, and lists the VMs of the plan that were blocked, each with its first
+    reason.
   - A file whose content would not change is left alone. Each file is written whole, next to its place, then
     renamed over it, so a reader never sees half a report.
 options:
@@ -60,6 +67,37 @@ options:
       - Where the facts came from, as the pages say under the title. By default, the facts file's path, how many
         hosts' facts were given, or that the fleet was given to the task.
     type: str
+  plan:
+    description:
+      - A planned wave, the gate's decisions of a gate-only run (C(playbooks/migrate.yml -e mode=gate)), as
+        C(migration_gate_decisions) holds them, a mapping of VM to its decision. That is the fact the
+        M(vmgate.hyperv.wave) and C(migration_gate) role runs set, and the artifact AWX keeps of the job.
+      - Each decision with C(allowed=true) and a C(destination) other than its C(source) is a move. It brings
+        C(checks.memory[destination].needed_mb) to its destination. A VM that runs, or is paused, takes the same
+        away from its source; one that is off or saved takes nothing away. A decision with C(allowed=false) is listed
+        with its first reason (or its C(error)). A decision with C(moved=true) was carried out by its run and is
+        not counted again.
+      - What comes in must fit in the memory free now less O(memory_reserve_mb). A VM leaving frees its memory only
+        when its migration ends, and the plan does not order the moves. A host where it would not fit is flagged as
+        overfilled. Free memory is that of the facts the report is made from.
+      - Taken literally. A field of the wrong type (C(allowed) not a boolean, C(needed_mb) not a whole number, a
+        decision that is not a mapping) fails the task, naming the field.
+      - Mutually exclusive with O(plan_file).
+    type: raw
+  plan_file:
+    description:
+      - A JSON or YAML file on the controller holding the plan, as O(plan) takes it, or under the key
+        C(migration_gate_decisions), as AWX's API returns a job's C(artifacts). A file encrypted with ansible-vault is
+        decrypted.
+      - A relative path is found as for O(facts_file).
+    type: path
+  memory_reserve_mb:
+    description:
+      - The memory, in MB, that each host keeps for itself and that is never planned for VMs, as the gate's setting of
+        the same name. The report subtracts it from the free memory for the hosts table and the planned wave.
+      - A whole number, 0 or more, or a string of one.
+    type: raw
+    default: 2048
   return_markdown:
     description:
       - Return the whole Markdown report as RV(markdown) too, for M(ansible.builtin.set_stats) (AWX keeps it as an
@@ -114,6 +152,18 @@ EXAMPLES = r"""
     dest: /tmp/fleet-report-again
     title: Cluster A
 
+- name: The report with a planned wave, the decisions of an earlier migrate.yml -e mode=gate run saved as JSON
+  vmgate.hyperv.fleet_report_files:
+    facts_file: /tmp/fleet-report/fleet-facts.json
+    plan_file: /tmp/decisions.json
+    memory_reserve_mb: 4096
+    dest: /tmp/fleet-report-plan
+  register: planned
+
+- name: Name the hosts the plan would overfill
+  ansible.builtin.debug:
+    msg: "Overfilled: {{ planned.plan.overfilled_hosts | join(', ') or 'none' }}"
+
 - name: The report of every host of group hyperv, read by compat_facts (delegated, with delegate_facts)
   vmgate.hyperv.fleet_report_files:
     facts_by_host: "{{ dict(groups['hyperv'] | zip(groups['hyperv'] | map('extract', hostvars, 'hyperv_compat'))) }}"
@@ -150,6 +200,8 @@ summary:
     - C(vms), C(hosts), C(groups), C(pairs) and C(compatible_pairs) (counts), C(roaming_vms) (fit every host),
       C(vms_without_host) (fit no host), C(pinned_vms) (fit only the host they run on) and C(hosts_not_receiving)
       (hosts with live migration off or no migration network).
+    - C(hosts_in_reserve) (hosts with less memory free than O(memory_reserve_mb)), C(planned_moves) (the plan's
+      moves, null without a plan) and C(hosts_overfilled) (the hosts the plan would overfill).
   returned: always
   type: dict
   sample:
@@ -162,6 +214,9 @@ summary:
     vms_without_host: []
     pinned_vms: []
     hosts_not_receiving: []
+    hosts_in_reserve: []
+    planned_moves: 8
+    hosts_overfilled: [hv-gen2-b]
 groups:
   description: The host names of each host group, the largest group first.
   returned: always
@@ -172,6 +227,26 @@ blocked_entries:
   description: How many entries the report's section of blocked pairs has, one per VM vectors and host group.
   returned: always
   type: int
+memory_reserve_mb:
+  description: The reserve the report counted, in MB.
+  returned: always
+  type: int
+  sample: 2048
+plan:
+  description:
+    - With a plan, each host's figures after it, by host name, C(free_mb) (now), C(in_mb), C(out_mb), C(after_mb),
+      C(after_for_vms_mb) (after, less the reserve), C(overfilled) (null when a figure was not read) and C(over_mb)
+      (how much it lacks), and C(overfilled_hosts), C(moves) (how many) and C(blocked) (the VMs that stay). Null
+      without a plan.
+  returned: always
+  type: dict
+  sample:
+    hosts:
+      hv-gen2-b: {free_mb: 61440, in_mb: 69632, out_mb: 0, after_mb: -8192, after_for_vms_mb: -10240, overfilled: true,
+                  over_mb: 10240}
+    overfilled_hosts: [hv-gen2-b]
+    moves: 8
+    blocked: [big01]
 markdown:
   description: The whole Markdown report.
   returned: when O(return_markdown=true)

@@ -79,7 +79,7 @@ def compat_groups(hosts: t.Any) -> list[dict[str, t.Any]]:
 def _entries(section: t.Any, where: str) -> dict[str, dict[str, t.Any]]:
     """name -> {vectors, ...}: accept a bare vector list per name, or a mapping holding `vectors`."""
     if not isinstance(section, Mapping):
-        raise VectorInputError(f"{where}: expected a mapping of name to vectors, got {type(section).__name__} {describe(section)}")
+        raise VectorInputError(f"{where}: expected a mapping of name to vectors, got {_kind(section)} {describe(section)}")
     entries = {}
     for name, value in section.items():
         if not isinstance(name, str):
@@ -128,12 +128,20 @@ def _blocked(rows: list[dict[str, t.Any]], vms: dict[str, Profile], groups: list
     return list(found.values())
 
 
+def _kind(value: t.Any) -> str:
+    """A value's type as a person reads it, the builtin it is (Ansible 2.19 tags strings and mappings it templates)."""
+    for kind in (bool, int, float, str, bytes, Mapping, list, tuple):
+        if isinstance(value, kind):
+            return {Mapping: "dict"}.get(kind, kind.__name__)
+    return type(value).__name__
+
+
 def _megabytes(value: t.Any, where: str) -> int | None:
     """A figure of the facts taken literally: a whole number, 0 or more, or null (not read)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise VectorInputError(f"{where}: expected a whole number, 0 or more, or null, got {type(value).__name__} {describe(value)}")
+        raise VectorInputError(f"{where}: expected a whole number, 0 or more, or null, got {_kind(value)} {describe(value)}")
     return value
 
 
@@ -144,7 +152,7 @@ def _host_memory(name: str, entry: dict[str, t.Any]) -> dict[str, int | None]:
         memory = {}
     elif not isinstance(memory, Mapping):
         raise VectorInputError(f"fleet.hosts[{name!r}].memory: expected a mapping with total_mb, free_mb and "
-                               f"logical_processors, got {type(memory).__name__} {describe(memory)}")
+                               f"logical_processors, got {_kind(memory)} {describe(memory)}")
     return {key: _megabytes(memory.get(key), f"fleet.hosts[{name!r}].memory.{key}")
             for key in ("total_mb", "free_mb", "logical_processors")}
 
@@ -327,7 +335,7 @@ def _plan_type(value: t.Any, types: tuple[type, ...], where: str, what: str, req
     if value is None and not required:
         return None
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-        raise VectorInputError(f"{where}: expected {what}, got {type(value).__name__} {describe(value)}")
+        raise VectorInputError(f"{where}: expected {what}, got {_kind(value)} {describe(value)}")
     return value
 
 
@@ -341,7 +349,7 @@ def _plan_needed(decision: Mapping, destination: str, where: str) -> int | None:
     needed = (figures or {}).get("needed_mb")
     if needed is not None and (isinstance(needed, bool) or not isinstance(needed, int) or needed < 0):
         raise VectorInputError(f"{where}.checks.memory[{destination!r}].needed_mb: expected a whole number of MB, 0 or "
-                               f"more, or null, got {type(needed).__name__} {describe(needed)}")
+                               f"more, or null, got {_kind(needed)} {describe(needed)}")
     return needed
 
 
@@ -349,7 +357,7 @@ def _first_reason(decision: Mapping, where: str) -> dict[str, t.Any]:
     """{host, check, message}: a blocked decision's first reason, or a stopped gate's error."""
     reasons = decision.get("reasons")
     if reasons is not None and (isinstance(reasons, (str, bytes)) or not isinstance(reasons, t.Sequence)):
-        raise VectorInputError(f"{where}.reasons: expected a list of reasons, got {type(reasons).__name__} {describe(reasons)}")
+        raise VectorInputError(f"{where}.reasons: expected a list of reasons, got {_kind(reasons)} {describe(reasons)}")
     for index, item in enumerate(reasons or []):
         item = _plan_type(item, (Mapping,), f"{where}.reasons[{index}]", "a mapping with host, check and message", True)
         return {"host": item.get("host"), "check": item.get("check"),
@@ -365,7 +373,7 @@ def _plan_entries(plan: t.Any) -> list[dict[str, t.Any]]:
     """Each decision's fields the report uses, checked literally: a wrong type is an error naming the field."""
     if not isinstance(plan, Mapping):
         raise VectorInputError(f"{_PLAN}: expected a mapping of VM to its gate decision (migration_gate_decisions of a "
-                               f"gate-only run), got {type(plan).__name__} {describe(plan)}")
+                               f"gate-only run), got {_kind(plan)} {describe(plan)}")
     entries = []
     for vm in sorted(plan, key=lambda name: (str(name).casefold(), str(name))):
         if not isinstance(vm, str):
@@ -475,7 +483,7 @@ def memory_reserve(value: t.Any, where: str = "memory_reserve_mb") -> int:
         except ValueError:
             number = None
     if isinstance(number, bool) or not isinstance(number, int) or number < 0:
-        raise VectorInputError(f"{where}: must be a whole number of MB, 0 or more, got {type(value).__name__} {describe(value)}")
+        raise VectorInputError(f"{where}: must be a whole number of MB, 0 or more, got {_kind(value)} {describe(value)}")
     return number
 
 

@@ -43,7 +43,7 @@ def mb(value: int) -> str:
     return f"{value:,} MB"
 
 
-def test_the_report_with_the_plan_of_a_gate_only_wave(hvsim_factory, run_playbook, tmp_path, monkeypatch):  # pylint: disable=redefined-outer-name
+def test_the_report_with_the_plan_of_a_gate_only_wave(hvsim_factory, run_playbook, tmp_path, monkeypatch):  # noqa: F811  pylint: disable=redefined-outer-name
     monkeypatch.setenv("ANSIBLE_SHOW_CUSTOM_STATS", "1")
     lab = hvsim_factory(MEMORY_LAB, migration_duration_s=1.0)
     inventory = write_inventory(lab, tmp_path / "hosts.yml")

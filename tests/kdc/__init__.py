@@ -26,7 +26,7 @@ REALM = 'LAB.EXAMPLE'  # the demo lab's hosts are hv-*.lab.example and its users
 USER = 'hvadmin'
 TOOLS = ('kdb5_util', 'kadmin.local', 'krb5kdc', 'kinit', 'klist', 'kdestroy', 'kvno')
 SBIN = ('/usr/sbin', '/usr/local/sbin')
-INSTALL_HINT = ('./dev setup installs them (Debian: apt-get install krb5-kdc krb5-admin-server krb5-user libkrb5-dev; '
+INSTALL_HINT = ('./dev setup --system installs them (Debian: apt-get install krb5-kdc krb5-admin-server krb5-user libkrb5-dev; '
                 'pip: requirements-kerberos.txt)')
 
 
@@ -35,7 +35,7 @@ INSTALL_HINT = ('./dev setup installs them (Debian: apt-get install krb5-kdc krb
 # monotonic clocks stay real, or Python's sleeps hang.
 FAKETIME_LIBS = ('/usr/lib/*/faketime/libfaketimeMT.so.1', '/usr/lib/faketime/libfaketimeMT.so.1',
                  '/usr/local/lib/faketime/libfaketimeMT.so.1')
-FAKETIME_HINT = './dev setup installs it (Debian: apt-get install faketime)'
+FAKETIME_HINT = './dev setup --system installs it (Debian: apt-get install faketime)'
 
 
 def faketime_library() -> str | None:

@@ -111,7 +111,10 @@ def test_against_hvsim_and_again_offline_from_the_facts_it_saved(hvsim_lab, flee
     # HV-OLD-02 has live migration off: marked in the matrix, counted, and in the hosts table
     assert "cannot take a live migration now: HV-OLD-02" in result.stdout
     assert "HV-OLD-02<br><span class=\"warn\"" in report["html"] and "| HV-OLD-02 (g2, ⚠ no live migration) |" in report["markdown"]
-    assert "| HV-OLD-02 | 2 | standalone | ✗ off | 0 | 0 / 2 | legacy01 |" in report["markdown"]
+    # and its memory, as hvsim's demo lab has it: the default 1 TiB, 4 GiB kept by the host, legacy01 holding 2 GiB
+    assert ("| HV-OLD-02 | 2 | standalone | ✗ off | 0 | 0 / 2 | 1,048,576 MB / 1,042,432 MB | 1,040,384 MB | 2,048 MB | "
+            "64 / 2 | legacy01 (2,048 MB) |") in report["markdown"]
+    assert facts["hosts"]["HV-OLD-02"]["memory"]["free_mb"] == 1042432 and facts["vms"]["legacy01"]["needed_mb"] == 2048
     assert "the 4 hosts of inventory group hyperv, read by compat_facts" in report["html"]
     db01_row = next(line for line in report["markdown"].splitlines() if line.startswith("| db01 |"))
     assert db01_row == "| db01 | Running | ● ✓ | ✓ | ✗ 2 | ✗ 2 |"  # AVX-512: features and XSave

@@ -100,8 +100,11 @@ def test_the_facts_of_each_host_as_compat_facts_gathers_them(write_report, tmp_p
     assert returned["summary"]["hosts_not_receiving"] == ["hv01"]
     saved = json.loads((tmp_path / "report" / "fleet-facts.json").read_text())
     assert saved["vms"]["web01"] == {"name": "web01", "id": "A", "host": "hv01", "state": "Running",
-                                     "vectors": FLEET["vms"]["web01"]["vectors"], "cluster": None}  # facts without cluster keys
+                                     "vectors": FLEET["vms"]["web01"]["vectors"], "cluster": None,  # facts without cluster
+                                     "needed_mb": None, "virtual_processors": None}  # or memory keys
     assert saved["hosts"]["hv01"]["cluster"] is None and returned["summary"]["clusters"] == 0
+    assert saved["hosts"]["hv01"]["memory"] == {"total_mb": None, "free_mb": None, "logical_processors": None}
+    assert returned["plan"] is None and returned["memory_reserve_mb"] == 2048 and returned["summary"]["planned_moves"] is None
 
 
 def test_the_failover_clusters_of_the_hvsim_cluster_lab(write_report, hvsim_cluster, tmp_path):
@@ -153,6 +156,12 @@ def test_refusals_name_the_problem(write_report, tmp_path):
     (tmp_path / "list.json").write_text("[1, 2]")
     result, _returned = write_report({"facts_file": str(tmp_path / "list.json"), "dest": dest})
     assert f"facts file {tmp_path / 'list.json'}: expected a mapping with 'hosts' and 'vms'" in task_failure(result)
+    result, _returned = write_report({"fleet": FLEET, "plan": {}, "plan_file": str(SAMPLE_FACTS), "dest": dest})
+    assert "mutually exclusive: plan|plan_file" in task_failure(result)
+    result, _returned = write_report({"fleet": FLEET, "plan": {"web01": {"allowed": True, "source": "hv-old"}}, "dest": dest})
+    assert "plan['web01'].destination: an allowed decision names its destination host, got None" in task_failure(result)
+    result, _returned = write_report({"fleet": FLEET, "plan_file": str(tmp_path / "missing-plan.json"), "dest": dest})
+    assert "missing-plan.json" in task_failure(result)
     result, _returned = write_report({"fleet": {"hosts": {}, "vms": {}}, "dest": dest})
     assert "fleet.hosts: is empty; the report needs at least one host" in task_failure(result)
     assert not Path(dest).exists()

@@ -93,3 +93,21 @@ def test_a_drain_plan_says_whether_the_other_hosts_can_hold_its_vms(memory_lab, 
             "every VM that can move.") in result.stdout
     assert "    HV-MEM-01: 4096 MB -> 4096 MB" in result.stdout  # nothing placed where nothing fits
     assert all(memory_lab.where(vm) == "HV-MEM-SRC" for vm in WAVE)  # check mode: the plan is all it does
+
+
+def test_a_gate_only_wave_plans_no_host_past_its_room(memory_lab, migrate):
+    # decided side by side, every VM would pick HV-MEM-04 (the most memory left); together they are placed where
+    # each fits, and off01 (32 GiB when it starts), left without room once the others were placed, is decided again
+    result = migrate(memory_lab, f"vms={','.join([*WAVE, 'off01'])}", "mode=gate")
+    task_failure(result)  # off01 is blocked
+    planned: dict[str, int] = {}
+    for name, decision in decisions(result).items():
+        if decision["allowed"]:
+            figures = decision["checks"]["memory"][decision["destination"]]
+            planned[decision["destination"]] = planned.get(decision["destination"], 0) + figures["needed_mb"]
+    room = {"HV-MEM-03": 45056 - 2048, "HV-MEM-04": 61440 - 2048}
+    assert set(planned) == set(ROOMY) and all(planned[host] <= room[host] for host in planned), planned
+    off01 = decisions(result)["off01"]
+    assert off01["verdict"] == "blocked" and "off01: no room left where the gate chose" in result.stdout
+    held = [item["host"] for item in off01["reasons"] if "MB for the VMs this wave is moving there" in item["message"]]
+    assert sorted(held) == list(ROOMY)  # blocked by what the wave placed there, with the figures

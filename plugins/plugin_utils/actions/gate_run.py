@@ -25,8 +25,9 @@ class Gate:
     """One decision: find the VM, read its source and targets, wait for slots, ask Hyper-V, decide."""
 
     def __init__(self, request: gate_request.Request, reads: GateReads, check_mode: bool, say: t.Callable[[str], None],
-                 ask_at_once: int = model.ASK_AT_ONCE):
+                 ask_at_once: int = model.ASK_AT_ONCE, placed: t.Mapping[str, int] | None = None):
         self.request = request
+        self.placed = dict(placed or {})  # host -> memory (MB) a wave already placed there: not free for this VM
         self.ask_at_once = ask_at_once  # candidates asked about together: alternates for a queue, or answers sooner
         self.reads = reads
         self.check_mode = check_mode
@@ -112,8 +113,9 @@ class Gate:
             facts = self.hosts.get(host)
             if facts is None:
                 continue
-            memory[host] = room.figures(facts, needed, reserve)
-            lacking = room.no_room(host, label, facts, needed, reserve)
+            placed = self.placed.get(host, 0)
+            memory[host] = room.figures(facts, needed, reserve, placed)
+            lacking = room.no_room(host, label, facts, needed, reserve, placed)
             if lacking:
                 problems.setdefault(host, []).append(("memory", lacking))
             unknown = room.room_unknown(host, facts, needed)

@@ -88,6 +88,7 @@ class WaveRun:
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(GATES_AT_ONCE, len(entries)),
                                                    thread_name_prefix="vmgate-gate") as pool:
             outcomes = list(pool.map(self._decide, entries))
+        self._place_by_room(outcomes)
         self.reads.forget_listings()  # from now on a VM is looked for on its host, as it is then
         node = self._drained_cluster_node()
         if self.request.drain:  # the plan first: where each VM goes, and which can go nowhere, with why
@@ -133,14 +134,37 @@ class WaveRun:
             return {"node": node, "cluster": cluster, "paused": None, "drain_status": None, "failed": True,
                     "msg": f"Every running VM moved, but pausing cluster node {node} failed: {exc.message}"}
 
-    def _decide(self, entry: dict[str, t.Any]) -> dict[str, t.Any]:
-        """One VM's decision: {vm, decision, error, request, move (whether it is to be moved)}."""
+    def _place_by_room(self, outcomes: list[dict[str, t.Any]]) -> None:
+        """The gates decided side by side, each as if alone on the hosts: place the allowed VMs together
+        (wave.room_plan), each to the equally good host with the most memory left, and decide again, one after
+        another, those left without room, with the memory the others were placed on counted (they may find room on a
+        host of another fit, or be blocked with the figures)."""
+        decided = [outcome for outcome in outcomes if outcome["error"] is None and outcome["decision"]["allowed"]]
+        for_vms = wave.memory_for_vms([outcome["decision"] for outcome in decided])
+        placed, homeless, after = wave.room_plan([outcome["decision"] for outcome in decided], for_vms)
+        for outcome in decided:
+            if outcome["vm"] in placed:
+                outcome["decision"] = model.reroute(outcome["decision"], placed[outcome["vm"]])
+        ledger = {host: mb - (after.get(host) or 0) for host, mb in for_vms.items() if mb is not None}
+        for outcome in (outcome for outcome in decided if outcome["vm"] in homeless):
+            self.say(f"{outcome['vm']}: no room left where the gate chose once the wave's other VMs were placed; "
+                     "deciding again")
+            fresh = self._decide({"vm": outcome["vm"], "source": outcome["decision"]["source"]}, ledger)
+            outcome.update(fresh)
+            needed = _needed_mb(fresh["decision"]) if fresh["decision"] else None
+            if fresh["error"] is None and fresh["decision"]["allowed"] and needed is not None:
+                destination = fresh["decision"]["destination"]
+                ledger[destination] = ledger.get(destination, 0) + needed
+
+    def _decide(self, entry: dict[str, t.Any], placed: t.Mapping[str, int] | None = None) -> dict[str, t.Any]:
+        """One VM's decision: {vm, decision, error, request, move (whether it is to be moved)}; `placed`: the memory
+        the wave already placed on each host."""
         name = entry["vm"]
         try:
             request = gate_request.parse({**self.request.gate, "vm": name, "source": entry["source"]},
                                          self.inventory, prefix="")
             decided_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-            decision = Gate(request, self.reads, self.check_mode, self.say, self.ask_at_once).decide(decided_at)
+            decision = Gate(request, self.reads, self.check_mode, self.say, self.ask_at_once, placed).decide(decided_at)
         except (AnsibleError, gate_request.RequestError, ValueError) as exc:
             return _stopped(name, "gating the VM", getattr(exc, "message", None) or str(exc))
         except Exception as exc:  # pylint: disable=broad-exception-caught  # a bug: still account for the VM

@@ -59,11 +59,13 @@ def test_the_report_with_the_plan_of_a_gate_only_wave(hvsim_factory, run_playboo
             "res02b (14,336 MB), res02c (16,384 MB, off) |") in markdown  # HV-MEM-02: 54 GiB held, 16 GiB more when res02c starts
     assert "## Planned wave" not in markdown and "no planned wave" in gathered.stdout
 
-    # 2. the gate decides the wave, big01 (fits nowhere) and off01 (off: holds nothing, 32 GiB when it starts); nothing moves
+    # 2. the gate decides the wave, big01 (fits nowhere) and off01 (off: holds nothing, 32 GiB when it starts); nothing
+    # moves. The wave is placed where it fits together, and off01 then finds no room left: it is blocked too.
     gate = run_playbook(MIGRATE, "-i", inventory, "-e", f"vms={','.join([*WAVE, 'big01', 'off01'])}", "-e", "mode=gate")
-    assert gate.returncode == 2, gate.stdout  # big01 is blocked
+    assert gate.returncode == 2, gate.stdout  # big01 and off01 are blocked
     decisions = run_stats(gate)["migration_gate_decisions"]
-    assert all(decisions[vm]["allowed"] for vm in [*WAVE, "off01"]) and not decisions["big01"]["allowed"]
+    assert all(decisions[vm]["allowed"] for vm in WAVE) and not decisions["big01"]["allowed"]
+    assert not decisions["off01"]["allowed"]
     assert all(lab.where(vm) == "HV-MEM-SRC" for vm in [*WAVE, "big01", "off01"])
     (tmp_path / "decisions.json").write_text(json.dumps(decisions))
 
@@ -74,12 +76,13 @@ def test_the_report_with_the_plan_of_a_gate_only_wave(hvsim_factory, run_playboo
     plan = run_stats(planned)["fleet_report"]["plan"]
     markdown = (tmp_path / "planned" / "fleet-report.md").read_text(encoding="utf-8")
     rows = plan_rows(markdown)
-    assert plan["moves"] == 9 and plan["blocked"] == ["big01"]
-    incoming = {host: sum(decisions[vm]["checks"]["memory"][host]["needed_mb"] for vm in [*WAVE, "off01"]
+    assert plan["moves"] == 8 and sorted(plan["blocked"]) == ["big01", "off01"]
+    incoming = {host: sum(decisions[vm]["checks"]["memory"][host]["needed_mb"] for vm in WAVE
                           if decisions[vm]["destination"] == host) for host in FREE_MB}
-    assert sum(incoming.values()) == WAVE_MB + 32768 and incoming["HV-MEM-SRC"] == 0
+    assert sum(incoming.values()) == WAVE_MB and incoming["HV-MEM-SRC"] == 0
+    assert plan["overfilled_hosts"] == []  # the gate planned no host past its room
     for host, free in FREE_MB.items():
-        out = WAVE_MB if host == "HV-MEM-SRC" else 0  # off01 holds no memory on its source
+        out = WAVE_MB if host == "HV-MEM-SRC" else 0
         after, overfilled = free - incoming[host] + out, free - RESERVE_MB - incoming[host] < 0
         assert plan["hosts"][host] == {
             "free_mb": free, "in_mb": incoming[host], "out_mb": out, "after_mb": after, "after_for_vms_mb": after - RESERVE_MB,
@@ -88,13 +91,13 @@ def test_the_report_with_the_plan_of_a_gate_only_wave(hvsim_factory, run_playboo
         assert rows[host][2].startswith(mb(incoming[host])) and rows[host][3].startswith(mb(out))
         assert rows[host][6] == (f"✗ **overfilled**: {mb(RESERVE_MB + incoming[host] - free)} short" if overfilled
                                  else "✓ fits" if incoming[host] else "nothing comes in")
-    assert rows["HV-MEM-SRC"][3] == f"{mb(WAVE_MB)}: off01 (holds none), {', '.join(WAVE)}"
+    assert rows["HV-MEM-SRC"][3] == f"{mb(WAVE_MB)}: {', '.join(WAVE)}"
     assert plan["overfilled_hosts"] == [host for host in rows if plan["hosts"][host]["overfilled"]]
     assert ("- ✗ **big01** (blocked, on HV-MEM-SRC): \\[memory\\] HV-MEM-01 has no room for big01: it needs 63488 MB, and "
             "HV-MEM-01 has 6144 MB free") in markdown
     html = (tmp_path / "planned" / "fleet-report.html").read_text(encoding="utf-8")
-    assert '<h2 id="plan">Planned wave</h2>' in html and "<b>9</b>planned moves" in html
-    assert f"planned wave: 9 moves; overfilled: {', '.join(plan['overfilled_hosts']) or 'none'}" in planned.stdout
+    assert '<h2 id="plan">Planned wave</h2>' in html and "<b>8</b>planned moves" in html
+    assert "planned wave: 8 moves; overfilled: none" in planned.stdout
 
     # 4. a plan made by hand, as AWX passes the gate node's artifact: the whole wave to HV-MEM-03 overfills it
     by_hand = {vm: dict(decision, destination="HV-MEM-03") if vm in WAVE else decision for vm, decision in decisions.items()}

@@ -85,7 +85,8 @@ def test_kdc_migrate_blocked_and_moved_with_a_ticket_from_kinit(kdc_lab, kdc, mi
     kdc.kinit()
     hosts = {name: winrm_host(handle, kdc.user, None) for name, handle in kdc_lab.hosts.items()}
     blocked, _recap = migrate(hosts, '-e', 'vm=db01', '-e', 'destination=HV-OLD-01')
-    assert blocked.returncode == 2 and 'BLOCKED: db01 may not move from HV-NEW-01 to HV-OLD-01' in blocked.stdout
+    assert blocked.returncode == 2 and 'BLOCKED: db01 may not move from HV-NEW-01 to HV-OLD-01' in blocked.stdout, \
+        (kdc_lab.kerberos.refusals, blocked.stdout[-3000:])
     moved, recap = migrate(hosts, '-e', 'vm=web01', '-e', 'destination=HV-NEW-01')
     assert moved.returncode == 0, moved.stdout[-3000:]
     assert recap['changed'] == 1 and 'web01: MOVED from HV-OLD-01 to HV-NEW-01' in moved.stdout
@@ -101,7 +102,7 @@ def test_kdc_migrate_blocked_and_moved_with_a_ticket_from_kinit(kdc_lab, kdc, mi
 def test_kdc_migrate_moves_with_user_and_password(kdc_lab, kdc, migrate, tmp_path, delegation):
     hosts = {name: winrm_host(handle, kdc.user, kdc.password, delegation) for name, handle in kdc_lab.hosts.items()}
     result, recap = migrate(hosts, '-e', 'vm=web01', '-e', 'destination=HV-NEW-01')
-    assert result.returncode == 0, result.stdout[-3000:]
+    assert result.returncode == 0, (kdc_lab.kerberos.refusals, result.stdout[-3000:])  # hvsim's reasons for a 401
     assert recap['changed'] == 1 and kdc_lab.where('web01') == 'HV-NEW-01'
     assert {(login.principal, login.delegated) for login in kdc_lab.kerberos.logins} == {(kdc.user, delegation)}
     assert not kdc.ccache.exists()  # the ticket stayed in the worker's memory

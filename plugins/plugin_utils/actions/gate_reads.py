@@ -55,6 +55,7 @@ class GateReads(contextlib.AbstractContextManager):
         self._listed: dict[str, list[dict[str, t.Any]]] = {}  # host -> its Msvm_ComputerSystem instances (list_vms)
         self._clusters: dict[str, dict[str, t.Any] | None] = {}  # host -> its cluster's view, None if standalone
         self._clusters_lock = threading.Lock()
+        self._vm_memory: dict[str, int] = {}  # VM id -> its memory demand, read with a wave's listing
         self._cluster_locks: dict[str, threading.Lock] = {}  # one read of a host's cluster at a time
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=MAX_PARALLEL_HOSTS,
                                                            thread_name_prefix="vmgate-gate")
@@ -105,11 +106,23 @@ class GateReads(contextlib.AbstractContextManager):
         listed = self.each(hosts, lambda session: session.run(lambda api: _query(api, None)))
         if remember:
             self._listed.update({host: systems for host, systems in listed.items() if not isinstance(systems, Failed)})
+            self._remember_memory(self._listed)
         return {host: systems if isinstance(systems, Failed) else [hyperv_facts.vm_identity(system) for system in systems]
                 for host, systems in listed.items()}
 
+    def _remember_memory(self, listed: dict[str, list[dict[str, t.Any]]]) -> None:
+        """Every listed VM's memory demand, a few requests per host rather than one per VM (hyperv/memory.py); a host
+        whose read fails is read VM by VM, as a single gate does."""
+        read = self.each(listed, lambda session: session.run(
+            lambda api: memory.vms_memory(api.client, listed[session.label], every_vm=True)))
+        for host, figures in read.items():
+            if not isinstance(figures, Failed):
+                self._vm_memory.update({vm_id: entry["memory"]["needed_mb"] for vm_id, entry in figures.items()
+                                        if entry["memory"]["needed_mb"] is not None})  # else read it on its own
+
     def forget_listings(self) -> None:
         self._listed.clear()
+        self._vm_memory.clear()  # what a VM needs is read again when it is looked at again
 
     def read_vm(self, host: str, system: dict[str, t.Any]) -> dict[str, t.Any] | Failed:
         """The source's facts with the VM's entry and its compatibility blob (no other part of the host). On a host
@@ -122,8 +135,12 @@ class GateReads(contextlib.AbstractContextManager):
             else:
                 api.use_known_service(known["migration_service"].get("keys"))
                 facts = {"host": known, "vms": [hyperv_facts.vm_entry(api, system, include_blob=True)]}
-            with step("reading the VM's memory demand (Msvm_Memory, Msvm_MemorySettingData)"):
-                facts["vms"][0]["memory"] = {"needed_mb": memory.vm_needed_mb(api.client, system)}
+            vm_id = str(system.get("Name"))
+            if vm_id in self._vm_memory:  # read with the wave's listing
+                facts["vms"][0]["memory"] = {"needed_mb": self._vm_memory[vm_id]}
+            else:
+                with step("reading the VM's memory demand (Msvm_Memory, Msvm_MemorySettingData)"):
+                    facts["vms"][0]["memory"] = {"needed_mb": memory.vm_needed_mb(api.client, system)}
             return facts
         return self.each([host], lambda session: session.run(read))[host]
 

@@ -419,7 +419,11 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
             "vectors": vectors,
             "hyperv": hyperv,
             "migration_service": services,
-            "memory": {host: dict(figures) for host, figures in (memory or {}).items()},
+            # as for the services: the hosts asked, the destination, and those without room (their reason says it);
+            # every other candidate's room after the move is in its selection entry
+            "memory": {host: dict(figures) for host, figures in (memory or {}).items()
+                       if host in hyperv or host == destination or any(item["check"] == "memory" and item["host"] == host
+                                                                      for item in per_host.get(host, ()))},
             "limit_wait": dict(waited) if waited and (float(waited["seconds"]) > 0 or not waited["freed"]) else None,
         },
         "moved": False,

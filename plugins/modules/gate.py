@@ -185,8 +185,9 @@ decision:
       type: dict
     checks:
       description: >-
-        What each check found, per host (state, vectors, Hyper-V, the wait), and the migration services of the
-        source, the destination and the hosts Hyper-V was asked about.
+        What each check found, per host (state, vectors, Hyper-V, the wait), and the migration services and the memory
+        figures (C(needed_mb), C(free_mb), C(reserve_mb), C(placed_mb), C(after_mb)) of the source, the destination,
+        the hosts Hyper-V was asked about and, for memory, the hosts without room.
       type: dict
     cluster:
       description: >-

@@ -105,10 +105,12 @@ def watch(wsman, vm: str, sim) -> list[tuple[str, str]]:
     seen = []
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:
-        moving = sim.cluster_group(vm)['moving']
         resource = vm_resource(wsman, vm)
-        seen.append((private_properties(resource)['MigrationState'], text(resource, 'OwnerNode')))
-        if not moving:
+        state = private_properties(resource)['MigrationState']
+        seen.append((state, text(resource, 'OwnerNode')))
+        # over once the wire shows it ended (0 done, 4 canceled, 5 failed) and the lab agrees: a move may end between
+        # the two reads, never before the wire shows it
+        if state not in ('1', '2', '3') and not sim.cluster_group(vm)['moving']:
             return seen
         time.sleep(0.05)
     raise AssertionError(f'{vm} still moving after {DEADLINE_S} s: {seen[-5:]}')

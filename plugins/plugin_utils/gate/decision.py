@@ -422,8 +422,7 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
             # as for the services: the hosts asked, the destination, and those without room (their reason says it);
             # every other candidate's room after the move is in its selection entry
             "memory": {host: dict(figures) for host, figures in (memory or {}).items()
-                       if host in hyperv or host == destination or any(item["check"] == "memory" and item["host"] == host
-                                                                      for item in per_host.get(host, ()))},
+                       if host in hyperv or host == destination or _lacks_room(per_host.get(host, ()))},
             "limit_wait": dict(waited) if waited and (float(waited["seconds"]) > 0 or not waited["freed"]) else None,
         },
         "moved": False,
@@ -433,6 +432,10 @@ def decide(request: Request, location: Location, *, vm: t.Mapping[str, t.Any] | 
     }
     decision["message"] = gate_message.compose(decision)
     return decision
+
+
+def _lacks_room(reasons: t.Iterable[t.Mapping[str, str]]) -> bool:
+    return any(item["check"] == "memory" for item in reasons)
 
 
 def _explain_selection(selection: list[dict[str, t.Any]], destination: str) -> list[dict[str, t.Any]]:

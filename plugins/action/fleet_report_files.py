@@ -17,7 +17,7 @@ import yaml
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.fleet import DEFAULT_RESERVE_MB
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.reserve import DEFAULT_RESERVE_MB
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.fleet_facts import fleet_facts
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import VectorInputError
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.report import pages

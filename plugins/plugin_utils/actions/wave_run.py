@@ -151,7 +151,7 @@ class WaveRun:
                      "deciding again")
             fresh = self._decide({"vm": outcome["vm"], "source": outcome["decision"]["source"]}, ledger)
             outcome.update(fresh)
-            needed = _needed_mb(fresh["decision"]) if fresh["decision"] else None
+            needed = wave.needed_mb(fresh["decision"]) if fresh["decision"] else None
             if fresh["error"] is None and fresh["decision"]["allowed"] and needed is not None:
                 destination = fresh["decision"]["destination"]
                 ledger[destination] = ledger.get(destination, 0) + needed
@@ -227,7 +227,7 @@ class WaveRun:
         for order, outcome in enumerate(movable):
             decision = outcome["decision"]
             migration = Migration(outcome["vm"], decision["source"], model.equally_good(decision), order=order,
-                                  needed_mb=_needed_mb(decision))
+                                  needed_mb=wave.needed_mb(decision))
             queue.submit(migration)
             outcomes[id(migration)] = outcome
         return queue, outcomes
@@ -307,11 +307,6 @@ class WaveRun:
         recorded = model.record_move(decision, result, failed)
         self.say(f"{label}: {recorded['message'].splitlines()[-1]}")
         return recorded
-
-
-def _needed_mb(decision: dict[str, t.Any]) -> int | None:
-    figures = ((decision.get("checks") or {}).get("memory") or {}).values()
-    return next((item["needed_mb"] for item in figures if item.get("needed_mb") is not None), None)
 
 
 def _as_decided(outcome: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -32,6 +32,7 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.compat import
     operation_name,
 )
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.ranking import rank_profiles
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.reserve import DEFAULT_RESERVE_MB, whole_megabytes
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import (
     Profile,
     VectorInputError,
@@ -41,7 +42,6 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors impor
 )
 
 
-DEFAULT_RESERVE_MB = 2048  # the gate's memory_reserve_mb: what a host keeps for itself, never planned for VMs
 # VM states (compat_facts' state_name) in which a VM holds no host memory; any other state holds it (memory.py)
 MEMORY_FREE_STATES = frozenset(("Off", "Saved", "Enabled but offline"))
 _PLAN = "plan"
@@ -476,13 +476,8 @@ def plan_report(plan: t.Any, host_details: list[dict[str, t.Any]], reserve_mb: i
 
 def memory_reserve(value: t.Any, where: str = "memory_reserve_mb") -> int:
     """The reserve, a whole number of MB, 0 or more, or a string of one (as -e and templated variables send it)."""
-    number = value
-    if isinstance(value, str):
-        try:
-            number = int(value.strip())
-        except ValueError:
-            number = None
-    if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+    number = whole_megabytes(value)
+    if number is None:
         raise VectorInputError(f"{where}: must be a whole number of MB, 0 or more, got {_kind(value)} {describe(value)}")
     return number
 

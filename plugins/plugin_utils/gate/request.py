@@ -15,10 +15,11 @@ import math
 import typing as t
 import unicodedata
 
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.reserve import DEFAULT_RESERVE_MB, whole_megabytes
+
 MODES = ("gate", "move")
 MIGRATION_TYPES = ("live", "live_and_storage")
 PREFIX = "migration_gate_"
-DEFAULT_RESERVE_MB = 2048  # memory_reserve_mb: what a destination keeps for itself (gate/room.py)
 DEFAULT_STATES = ("Running", "Off", "Paused")
 
 
@@ -137,13 +138,8 @@ class _Problems:
         """A whole number of MB, 0 or more, or a string of one (as -e and templated variables send it)."""
         if is_blank(value):
             return default
-        number = value
-        if isinstance(value, str):
-            try:
-                number = int(value.strip())
-            except ValueError:
-                number = None
-        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+        number = whole_megabytes(value)
+        if number is None:
             self.add(f"{self.prefix}{name} must be a whole number of MB, 0 or more, got {self.type_name(value)} ({value!r}).")
             return default
         return number

@@ -12,10 +12,6 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import request
-
-DEFAULT_RESERVE_MB = request.DEFAULT_RESERVE_MB  # memory_reserve_mb: what a host keeps for itself, never planned for VMs
-
 
 def needed_mb(vm: t.Mapping[str, t.Any]) -> int | None:
     """What a destination must have free to take the VM now (compat_facts' memory.needed_mb), or None."""

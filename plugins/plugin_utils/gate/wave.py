@@ -143,6 +143,12 @@ def drain_wave(request: WaveRequest, vms: t.Sequence[t.Mapping[str, t.Any]]) -> 
                             else str(vm["id"]) for vm in running)
 
 
+def needed_mb(decision: t.Mapping[str, t.Any]) -> int | None:
+    """The memory the decided VM needs on a destination, as the gate recorded it (checks.memory), or None."""
+    figures = ((decision.get("checks") or {}).get("memory") or {}).values()
+    return next((item["needed_mb"] for item in figures if item.get("needed_mb") is not None), None)
+
+
 def memory_for_vms(decisions: t.Sequence[t.Mapping[str, t.Any]]) -> dict[str, int | None]:
     """Each host's memory for VMs (free, less its reserve) as the gates read it, from their decisions' figures."""
     for_vms: dict[str, int | None] = {}
@@ -164,7 +170,7 @@ def room_plan(decisions: t.Sequence[t.Mapping[str, t.Any]], for_vms: t.Mapping[s
     for d in decisions:
         if not d.get("allowed") or d.get("verdict") == "already_there":
             continue
-        needed = next((item.get("needed_mb") for item in ((d.get("checks") or {}).get("memory") or {}).values()), None)
+        needed = needed_mb(d)
         options = [host for host in model.equally_good(d) if left.get(host) is None or needed is None or left[host] >= needed]
         if not options:
             homeless.append(d["vm"])

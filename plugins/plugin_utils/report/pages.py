@@ -21,6 +21,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine import fleet as fleet_engine
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.reserve import DEFAULT_RESERVE_MB
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import VectorInputError, describe
 
 DEFAULT_TITLE = "Hyper-V fleet: live-migration compatibility"
@@ -89,7 +90,7 @@ def render(report: Mapping[str, t.Any], template: str, title: str, source: str, 
 
 
 def pages(fleet: Mapping[str, t.Any], title: str, source: str, generated: str, plan: t.Any = None,
-          memory_reserve_mb: t.Any = fleet_engine.DEFAULT_RESERVE_MB) -> Pages:
+          memory_reserve_mb: t.Any = DEFAULT_RESERVE_MB) -> Pages:
     """Everything the report writes, from {hosts, vms} (what the fleet_report filter takes), and optionally a planned
     wave (the gate's decisions, migration_gate_decisions). Raises VectorInputError for input the engine refuses,
     naming where."""

@@ -24,6 +24,18 @@ try:
 except ImportError:  # a built collection artifact has no tools/
     checks = None
 
+# The Kerberos fixtures are defined here, once for the directory: a session fixture imported into several test
+# modules is a fixture of each, and two KDCs would each point the process's KRB5_CONFIG and KRB5CCNAME at their own
+# realm, so that one module's kinit filled a cache the next test in another module did not read.
+from kdc.pytest_fixtures import (  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position
+    kdc,
+    kdc_factory,
+    kdc_faketime,
+    kdc_lab,
+    kdc_lab_session,
+    kdc_session,
+)
+
 
 @dataclass(frozen=True)
 class Core:

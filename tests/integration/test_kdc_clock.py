@@ -25,13 +25,6 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.settings impor
 from kdc import clock_env
 from kdc.ccache import stretch_endtimes
 from kdc.hvsim_process import HvsimProcess
-from kdc.pytest_fixtures import (  # noqa: F401  pylint: disable=unused-import
-    kdc,
-    kdc_faketime,
-    kdc_lab,
-    kdc_lab_session,
-    kdc_session,
-)
 
 V2 = 'root/virtualization/v2'
 HOST_QUERY = 'SELECT * FROM Msvm_ComputerSystem WHERE Caption = "Hosting Computer System"'

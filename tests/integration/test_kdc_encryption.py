@@ -14,12 +14,6 @@ import requests
 import spnego
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman import soap
-from kdc.pytest_fixtures import (  # noqa: F401  pylint: disable=unused-import
-    kdc,
-    kdc_lab,
-    kdc_lab_session,
-    kdc_session,
-)
 
 BOUNDARY = b'--Encrypted Boundary'
 KERBEROS = 'application/HTTP-Kerberos-session-encrypted'

@@ -17,12 +17,6 @@ import yaml
 from integration.test_awx_runner import ROOT, SSH_PASSWORD_PROMPT, Job, survey_extra_vars
 from integration.test_migrate_playbook import PLAYBOOK, recap_totals
 from kdc import ticket_forms
-from kdc.pytest_fixtures import (  # noqa: F401  pylint: disable=unused-import
-    kdc,
-    kdc_lab,
-    kdc_lab_session,
-    kdc_session,
-)
 
 FQDN = {'HV-OLD-01': 'hv-old-01.lab.example', 'HV-OLD-02': 'hv-old-02.lab.example',
         'HV-NEW-01': 'hv-new-01.lab.example', 'HV-NEW-02': 'hv-new-02.lab.example'}

@@ -11,14 +11,7 @@ import pytest
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.client import WSManClient
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import AuthenticationError, KerberosError
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.settings import WinRMSettings
-from kdc.pytest_fixtures import (  # noqa: F401  pylint: disable=unused-import
-    WRONG_SERVICE,
-    kdc,
-    kdc_factory,
-    kdc_lab,
-    kdc_lab_session,
-    kdc_session,
-)
+from kdc.pytest_fixtures import WRONG_SERVICE
 
 V2 = 'root/virtualization/v2'
 HOST_QUERY = 'SELECT * FROM Msvm_ComputerSystem WHERE Caption = "Hosting Computer System"'

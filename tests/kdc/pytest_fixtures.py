@@ -1,8 +1,7 @@
 # Copyright (c) vmgate.hyperv contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""pytest fixtures for the Kerberos tests (tests/integration/test_kdc_*.py):
-
-    from kdc.pytest_fixtures import kdc, kdc_lab, kdc_session  # noqa: F401  pylint: disable=unused-import
+"""pytest fixtures for the Kerberos tests (tests/integration/test_kdc_*.py), imported by tests/integration/conftest.py
+(in a conftest, so that the session has one KDC; see kdc_session):
 
 kdc_session  one KDC per pytest process (xdist: per worker) in a temporary directory, its variables in os.environ
              for the session (KRB5_CONFIG, KRB5CCNAME, KRB5_KTNAME, ...) and restored after it; stopped at the end.
@@ -40,9 +39,16 @@ def unavailable(problem: str) -> None:
     pytest.skip(f'Kerberos tests skipped: {problem}')
 
 
+_RUNNING: list[Kdc] = []  # the process's KDC: its variables are process-wide, so there is one
+
+
 @pytest.fixture(scope='session')
 def kdc_session():
-    """A running KDC for the whole session, its variables exported."""
+    """A running KDC for the whole session, its variables exported. Defined once, in tests/integration/conftest.py:
+    imported into a test module it would be that module's own, and a second KDC would take over the variables."""
+    if _RUNNING:
+        pytest.fail(f'a second KDC session in this process (the first is in {_RUNNING[0].dir}): import the kdc '
+                    'fixtures in a conftest.py, not in test modules', pytrace=False)
     problem = missing()
     if problem:
         unavailable(problem)
@@ -55,7 +61,9 @@ def kdc_session():
         shutil.rmtree(directory, ignore_errors=True)
         unavailable(str(exc))
     os.environ.update(server.env)
+    _RUNNING.append(server)
     yield server
+    _RUNNING.remove(server)
     server.stop()
     for name, value in saved.items():
         if value is None:

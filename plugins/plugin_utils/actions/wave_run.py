@@ -31,6 +31,10 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.move import M
 
 
 GATES_AT_ONCE = 16  # decisions made at the same time: they only read, one request at a time per host
+# When a migration ends, the queue waits this long for others ending with it, and fills their freed slots together:
+# started at once, the first freed slot's migration takes a slot that a partner of the next one needed, and a wave of
+# like VMs loses a round (benchmarks/load_wave.py). A moment against jobs of minutes.
+SETTLE_S = 0.2
 MAX_PARALLEL = 64  # threads that follow migrations; Hyper-V's limits allow far fewer at once anyway
 
 
@@ -80,11 +84,12 @@ class WaveRun:
         if len(entries) > 1:  # every host the gates may go to, read once for all of them
             every_vm = gate_request.parse({**options, "vm": entries[0]["vm"], "source": None}, self.inventory, prefix="")
             self.reads.remember_hosts(every_vm.targets, TARGET_SUBSET[every_vm.pick])
-        # A wave that moves asks Hyper-V about several equally good candidates at once: the queue sends a VM to
-        # whichever has room. A gate-only wave of many VMs has no queue and its gates already run side by side, so
-        # it asks about one candidate at a time (the next only if that one fails): half the requests per VM.
-        moves = options["mode"] == "move" and not self.check_mode
-        self.ask_at_once = model.ASK_AT_ONCE if moves or len(entries) <= GATES_AT_ONCE else 1
+        # A wave that moves asks Hyper-V about several equally good candidates at once: its queue sends a VM to
+        # whichever has a free slot and room. A gate-only wave of many VMs has no queue and its gates already run side
+        # by side, so it asks about one candidate at a time (the next only if that one fails): half the requests per VM.
+        queued = options["mode"] == "move" and not self.check_mode and len(entries) > 1
+        self.ask_at_once = (model.QUEUE_CHOICES if queued else model.ASK_AT_ONCE if len(entries) <= GATES_AT_ONCE
+                            else 1)
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(GATES_AT_ONCE, len(entries)),
                                                    thread_name_prefix="vmgate-gate") as pool:
             outcomes = list(pool.map(self._decide, entries))
@@ -200,6 +205,8 @@ class WaveRun:
                     stuck_since = None
                     done, _pending = concurrent.futures.wait(running, timeout=poll,
                                                              return_when=concurrent.futures.FIRST_COMPLETED)
+                    if done and queue.waiting:  # and those ending with it (SETTLE_S)
+                        done, _pending = concurrent.futures.wait(running, timeout=SETTLE_S)
                     for future in done:
                         migration = running.pop(future)
                         outcomes[id(migration)].update(_moved(outcomes[id(migration)], future))

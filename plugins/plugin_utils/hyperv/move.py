@@ -56,7 +56,7 @@ REFUSED_WHILE_BUSY = frozenset((32774, 32775))
 LIMIT_REACHED = re.compile(r"\bmigration limit (?:of )?\d+ (?:was|has been) reached\b", re.IGNORECASE)
 
 
-SOONEST_POLL = 0.2  # seconds: how often a job is polled at most, as it nears its end
+SOONEST_POLL = 0.05  # seconds: how often a job is polled at most, as it nears its end
 
 
 def next_poll(elapsed: float, percent: t.Any, interval: float) -> float:

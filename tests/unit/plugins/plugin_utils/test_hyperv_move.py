@@ -205,14 +205,14 @@ def test_a_destination_that_cannot_be_read_after_the_move_is_reported_with_where
     (1.0, 10, 1.0, 1.0),  # 9 s left by its pace: the interval
     (4.0, 80, 1.0, 1.0),  # 1 s left: the interval still
     (4.5, 90, 1.0, 0.5),  # 0.5 s left: polled when it should end
-    (4.95, 99, 1.0, 0.2),  # about to end: no more often than every 0.2 s
+    (4.95, 99, 1.0, 0.05),  # about to end: no more often than every 0.05 s
     (30.0, 50, 5.0, 5.0),
     (2.0, 0, 1.0, 1.0),  # no progress yet: nothing to go by
     (2.0, None, 1.0, 1.0),
     (2.0, "50", 1.0, 1.0),  # not a number as Hyper-V sends it: nothing to go by
     (2.0, True, 1.0, 1.0),
     (0.0, 50, 1.0, 1.0),
-    (4.9, 98, 0.1, 0.1),  # an interval shorter than the floor is kept
+    (4.9, 98, 0.03, 0.03),  # an interval shorter than the floor is kept
 ])
 def test_a_job_is_polled_sooner_as_its_progress_says_it_ends(elapsed, percent, interval, pause):
     assert next_poll(elapsed, percent, interval) == pytest.approx(pause)

@@ -315,8 +315,9 @@ def test_the_hosts_table_shows_memory_free_for_vms_and_the_vms_memory():
             "more when the VMs off start | 112 / 22 | big01 (63,488 MB), off01 (32,768 MB, off), wave01 (8,192 MB), "
             "wave02 (10,240 MB) |") in markdown
     assert "8,192 MB for itself (<code>memory_reserve_mb</code>" in html
-    assert '<td class="no">-2,048 MB (inside its reserve)</td>' in html
-    assert "<td>65,536 MB / 6,144 MB</td>" in html and "<td>112 / 22</td>" in html
+    assert '<td class="figure no">-2,048 MB (inside its reserve)</td>' in html
+    assert '<td class="figure">65,536 MB /<br>6,144 MB</td>' in html and "<td>112 / 22</td>" in html
+    assert "<td>81,920 MB<br>+32,768 MB for VMs off</td>" in html
     assert "- ⚠ less memory free than the 8,192 MB a host keeps for itself: full" in markdown
     assert "Less memory free than the 8,192 MB a host keeps for itself: full." in html
     assert 'id="plan"' not in html and "## Planned wave" not in markdown and "planned moves" not in html  # no plan given

@@ -25,10 +25,11 @@ class Gate:
     """One decision: find the VM, read its source and targets, wait for slots, ask Hyper-V, decide."""
 
     def __init__(self, request: gate_request.Request, reads: GateReads, check_mode: bool, say: t.Callable[[str], None],
-                 ask_at_once: int = model.ASK_AT_ONCE, placed: t.Mapping[str, int] | None = None):
+                 ask_at_once: int = model.ASK_AT_ONCE, placed: t.Mapping[str, int] | None = None, wanted: int = 1):
         self.request = request
         self.placed = dict(placed or {})  # host -> memory (MB) a wave already placed there: not free for this VM
         self.ask_at_once = ask_at_once  # candidates asked about together: alternates for a queue, or answers sooner
+        self.wanted = wanted  # candidates that pass before the gate stops asking: a wave's queue wants alternates
         self.reads = reads
         self.check_mode = check_mode
         self.say = say
@@ -93,8 +94,8 @@ class Gate:
         asked = model.hosts_to_ask(request, assessment, waited) if not problems else []
         for hosts in model.ask_rounds(asked, assessment, vm["id"], self.ask_at_once):
             verdicts.update(self.reads.ask_hyperv(hosts, source, vm, request.migration_type, known))
-            if any(_passes(verdicts[host], assessment, host) for host in hosts):
-                break  # the closest fit that passes is found; the others need not be asked
+            if sum(_passes(result, assessment, host) for host, result in verdicts.items()) >= self.wanted:
+                break  # the closest fits that pass are found; the others need not be asked
         return model.decide(
             request, location, vm=vm, source_service=source_service, assessment=assessment,
             verdicts={host: _verdict(result) for host, result in verdicts.items()}, waited=waited,

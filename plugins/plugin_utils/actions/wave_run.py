@@ -57,6 +57,7 @@ class WaveRun:
         self.move_poll = move_poll
         self.say = say
         self.ask_at_once = model.ASK_AT_ONCE
+        self.wanted = 1
         self.cluster_drain: dict[str, t.Any] | None = None  # a drained cluster node, paused once its VMs moved
 
     def run(self, group_hosts: list[str]) -> list[dict[str, t.Any]]:
@@ -90,6 +91,7 @@ class WaveRun:
         queued = options["mode"] == "move" and not self.check_mode and len(entries) > 1
         self.ask_at_once = (model.QUEUE_CHOICES if queued else model.ASK_AT_ONCE if len(entries) <= GATES_AT_ONCE
                             else 1)
+        self.wanted = model.QUEUE_CHOICES if queued else 1  # alternates, of the next fits when the closest are few
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(GATES_AT_ONCE, len(entries)),
                                                    thread_name_prefix="vmgate-gate") as pool:
             outcomes = list(pool.map(self._decide, entries))
@@ -169,7 +171,8 @@ class WaveRun:
             request = gate_request.parse({**self.request.gate, "vm": name, "source": entry["source"]},
                                          self.inventory, prefix="")
             decided_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-            decision = Gate(request, self.reads, self.check_mode, self.say, self.ask_at_once, placed).decide(decided_at)
+            decision = Gate(request, self.reads, self.check_mode, self.say, self.ask_at_once, placed,
+                            self.wanted).decide(decided_at)
         except (AnsibleError, gate_request.RequestError, ValueError) as exc:
             return _stopped(name, "gating the VM", getattr(exc, "message", None) or str(exc))
         except Exception as exc:  # pylint: disable=broad-exception-caught  # a bug: still account for the VM
@@ -225,7 +228,7 @@ class WaveRun:
 
     def _queue(self, movable: list[dict[str, t.Any]]) -> tuple[Queue, dict[int, dict[str, t.Any]]]:
         hosts = {host for outcome in movable
-                 for host in (outcome["decision"]["source"], *model.equally_good(outcome["decision"]))}
+                 for host in (outcome["decision"]["source"], *model.queue_destinations(outcome["decision"]))}
         queue = Queue(Slots({host: None for host in hosts}),  # a limit not read: one migration at a time
                       Room(wave.memory_for_vms([outcome["decision"] for outcome in movable])))
         if len(movable) > 1:  # one VM needs no queue: Hyper-V refuses it at a limit, and the move waits that out
@@ -233,8 +236,8 @@ class WaveRun:
         outcomes = {}
         for order, outcome in enumerate(movable):
             decision = outcome["decision"]
-            migration = Migration(outcome["vm"], decision["source"], model.equally_good(decision), order=order,
-                                  needed_mb=wave.needed_mb(decision))
+            migration = Migration(outcome["vm"], decision["source"], model.queue_destinations(decision), order=order,
+                                  closest=len(model.equally_good(decision)), needed_mb=wave.needed_mb(decision))
             queue.submit(migration)
             outcomes[id(migration)] = outcome
         return queue, outcomes
@@ -281,10 +284,11 @@ class WaveRun:
         now = found.matches[0].vm.get("state_name") if found.matches else f"no longer on {source}"
         self.say(f"{label}: changed since its decision ({now}); deciding again")
         decided_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        fresh = Gate(dataclasses.replace(request, source=None), self.reads, self.check_mode, self.say).decide(decided_at)
+        fresh = Gate(dataclasses.replace(request, source=None), self.reads, self.check_mode, self.say, self.ask_at_once,
+                     wanted=self.wanted).decide(decided_at)
         self.say(fresh["message"].splitlines()[0])
         if (fresh["verdict"] == "allowed" and fresh["source"] == source
-                and decision["destination"] in model.equally_good(fresh)):
+                and decision["destination"] in model.queue_destinations(fresh)):
             return self._move(request, model.reroute(fresh, decision["destination"]))
         if fresh["allowed"] and fresh["verdict"] != "already_there":  # allowed elsewhere: not in this wave's slots
             return model.record_move(fresh, {"msg": (

@@ -448,14 +448,22 @@ def _explain_selection(selection: list[dict[str, t.Any]], destination: str) -> l
                         key=lambda item: (item["surplus_bits"], -(item.get("room_after_mb") or 0),
                                           item["active_migrations"] or 0, item["host"]))
                + [item for item in selection if item["host"] != destination and not item["ok"]])
+    closest = min((item["surplus_bits"] for item in selection if item["ok"]), default=0)
+    chosen_bits = next((item["surplus_bits"] for item in selection if item["host"] == destination and item["ok"]), None)
     explained = []
     for item in ordered:
         fit = (f"{item['surplus_bits']} surplus feature bits, {item['active_migrations']} of {item['max_migrations']} "
                "live migrations active")
         if item.get("room_after_mb") is not None:
             fit += f", {item['room_after_mb']} MB of memory left for VMs after the move"
-        if item["host"] == destination and item["ok"]:
+        if item["host"] == destination and item["ok"] and item["surplus_bits"] > closest:
+            why = (f"chosen: compatible by its vectors and by Hyper-V, {fit}; a closer fit passed too, but the wave's "
+                   "queue found a free live-migration slot here first")
+        elif item["host"] == destination and item["ok"]:
             why = f"chosen: compatible by its vectors and by Hyper-V, {fit}"
+        elif item["ok"] and chosen_bits is not None and item["surplus_bits"] < chosen_bits:
+            why = (f"compatible too and a closer fit, but with no free live-migration slot when the wave's queue started "
+                   f"this migration: {fit}")
         elif item["ok"]:
             why = f"compatible too, ranked after {destination}: {fit}"
         elif item["compatible"] and not item["reasons"] and item["hyperv_compatible"] is None:
@@ -481,12 +489,22 @@ def equally_good(decision: t.Mapping[str, t.Any]) -> tuple[str, ...]:
                       if item["ok"] and item["host"] != chosen and item["surplus_bits"] == fit))
 
 
+def queue_destinations(decision: t.Mapping[str, t.Any]) -> tuple[str, ...]:
+    """Where a wave's queue may send an allowed decision, the first choice first: its equally good candidates, then
+    the other candidates that passed every check, the closer fit first (taken when the closer fits are busy)."""
+    good = equally_good(decision)
+    if not decision.get("selection") or decision["verdict"] != "allowed":
+        return good
+    return (*good, *(item["host"] for item in decision["selection"] if item["ok"] and item["host"] not in good))
+
+
 def reroute(decision: dict[str, t.Any], host: str) -> dict[str, t.Any]:
-    """The decision sent to another of its equally good candidates (the wave's queue chose the one with room)."""
+    """The decision sent to another candidate that passed every check (the wave's queue chose the one with a free
+    slot and room)."""
     if host == decision["destination"]:
         return decision
-    if host not in equally_good(decision):
-        raise ValueError(f"{decision['vm']}: {host} is not one of the equally good candidates")
+    if host not in queue_destinations(decision):
+        raise ValueError(f"{decision['vm']}: {host} is not one of the candidates that passed every check")
     role = "candidate"
     service = decision["checks"]["migration_service"].get(host) or {}
     warnings = [item for item in decision["warnings"] if not (item["check"] == "Hyper-V" and item["role"] == role)]

@@ -6,7 +6,9 @@ Hyper-V lets each host run MaximumActiveVirtualSystemMigration live migrations a
 on the destination. As vCenter does, a migration that would exceed a limit waits in the queue; it is not sent to be
 refused. When slots free, the queue serves first the migrations whose hosts have the most work per slot (the wave's
 bottleneck), and a VM with several equally good destinations goes where the most slots are free and the least work
-is queued, so that parallel decisions do not pile onto the host whose name sorts first. A migration also needs the
+is queued, so that parallel decisions do not pile onto the host whose name sorts first. A VM goes to a compatible host
+of another fit only when none of its closest fit has a free slot: a wave is not held to the few hosts that fit its VMs
+best while others sit idle. A migration also needs the
 memory for its VM on its destination, counting what the wave's earlier migrations placed there (Room).
 
 No I/O and no clock: the wave tells it what started and ended (actions/wave_run.py), and a test drives it on a
@@ -27,8 +29,13 @@ class Migration:
     source: str
     destinations: tuple[str, ...]
     order: int = 0  # the wave's order, the last tie-break
+    closest: int | None = None  # the first `closest` destinations are its closest fit, the others taken only when none
+    # of those has a free slot (None: all alike)
     destination: str | None = None  # chosen when it starts
     needed_mb: int | None = None  # the memory it takes on its destination (None: not known, not counted)
+
+    def is_closest(self, host: str) -> bool:
+        return self.closest is None or self.destinations.index(host) < self.closest
 
 
 class Slots:
@@ -138,10 +145,10 @@ class Queue:
                          and self.room.fits(host, migration.needed_mb)]
             if not open_ends:
                 continue
-            # Where it goes: the most free slots, then the least work queued there, then the most memory left, then the
-            # order given (the gate's rank).
-            destination = min(open_ends, key=lambda host: (-self.slots.free(host), work.get(host, 0),
-                                                           -(self.room.for_vms.get(host) or 0),
+            # Where it goes: its closest fit, then the most free slots, then the least work queued there, then the
+            # most memory left, then the order given (the gate's rank).
+            destination = min(open_ends, key=lambda host: (not migration.is_closest(host), -self.slots.free(host),
+                                                           work.get(host, 0), -(self.room.for_vms.get(host) or 0),
                                                            migration.destinations.index(host)))
             # The busier of its two hosts first, then the other: the bottleneck of the wave is served first.
             ends = sorted((work.get(migration.source, 0), work.get(destination, 0)), reverse=True)

@@ -933,6 +933,23 @@ def test_equally_good_candidates_are_those_that_passed_with_the_same_fit():
     assert result["destination"] == "hv02"
     assert decision.equally_good(result) == ("hv02", "hv03")  # hv04 fits less closely, hv05 not at all
     assert decision.equally_good(gate(req(), {"hv02": host("HV02")})) == ("hv02",)
+    # a wave's queue may also take the closer fits' alternates, the closer fit first
+    assert decision.queue_destinations(result) == ("hv02", "hv03", "hv04")
+    assert decision.queue_destinations(gate(req(), {"hv02": host("HV02")})) == ("hv02",)
+
+
+def test_a_decision_rerouted_to_a_looser_fit_says_the_closer_one_had_no_free_slot():
+    request = req(candidates=("hv02", "hv04"))
+    result = gate(request, {"hv02": host("HV02"), "hv04": host("HV04", FIT1)})
+    assert result["destination"] == "hv02"
+    moved = decision.reroute(result, "hv04")
+    assert moved["destination"] == "hv04" and moved["verdict"] == "allowed"
+    assert [(item["host"], item["why"]) for item in moved["selection"]] == [
+        ("hv04", "chosen: compatible by its vectors and by Hyper-V, 1 surplus feature bits, 0 of 2 live migrations "
+                 "active; a closer fit passed too, but the wave's queue found a free live-migration slot here first"),
+        ("hv02", "compatible too and a closer fit, but with no free live-migration slot when the wave's queue started "
+                 "this migration: 0 surplus feature bits, 0 of 2 live migrations active")]
+    assert lines(moved)[0] == "ALLOWED: web01 may move from hv01 to hv04."
 
 
 def test_a_decision_rerouted_to_an_equally_good_candidate_says_so():
@@ -948,7 +965,7 @@ def test_a_decision_rerouted_to_an_equally_good_candidate_says_so():
                                   "message": "A DVD image stays behind on hv03."}]
     assert lines(moved)[0] == "ALLOWED: web01 may move from hv01 to hv03."
     assert decision.reroute(result, "hv02") is result
-    with pytest.raises(ValueError, match="hv04 is not one of the equally good candidates"):
+    with pytest.raises(ValueError, match="hv04 is not one of the candidates that passed every check"):
         decision.reroute(result, "hv04")
 
 

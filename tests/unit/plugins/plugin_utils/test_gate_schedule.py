@@ -85,6 +85,32 @@ def test_equally_good_destinations_are_shared_not_piled_onto_the_first():
     assert sorted(migration.destination for migration in started) == ["B", "B", "C", "C"]
 
 
+def test_the_closest_fit_first_and_a_looser_fit_only_when_it_has_no_free_slot():
+    # B is every VM's closest fit (one slot), C a looser one: B takes what it can, C the rest at once
+    queue = Queue(Slots({"A": 3, "B": 1, "C": 2}))
+    for number in range(3):
+        queue.submit(Migration(f"vm{number}", "A", ("B", "C"), order=number, closest=1))
+    assert [(migration.vm, migration.destination) for migration in queue.start()] == [
+        ("vm0", "B"), ("vm1", "C"), ("vm2", "C")]
+    # alike (closest not given): the most free slots first
+    queue = Queue(Slots({"A": 1, "B": 1, "C": 2}))
+    queue.submit(Migration("vm0", "A", ("B", "C")))
+    assert queue.start()[0].destination == "C"
+
+
+def test_a_wave_held_to_a_few_closest_hosts_spills_onto_the_others():
+    # 12 VMs on 4 new hosts whose closest fit is the one old host (limit 1): alone it would take 12 rounds
+    limits = {"OLD": 1, "N1": 2, "N2": 2, "N3": 2, "N4": 2}
+    queue = Queue(Slots(limits))
+    for number in range(12):
+        source = f"N{number % 4 + 1}"
+        others = ("OLD", *(host for host in limits if host not in ("OLD", source)))
+        queue.submit(Migration(f"vm{number:02d}", source, others, order=number, closest=1))
+    wall, _peaks, order = simulate(queue)
+    assert wall <= 5.0 * 4, wall  # 12 jobs, 4 at once at most (9 slots, 2 each)
+    assert sum(migration.destination == "OLD" for migration in order) >= 3  # and the closest fit kept busy
+
+
 def test_the_host_with_the_most_work_per_slot_is_served_first():
     # A has 3 VMs to send and one slot; D has 1 VM and one slot; both go to the roomy host Z (a single slot left).
     queue = Queue(Slots({"A": 1, "D": 1, "Z": 1}))

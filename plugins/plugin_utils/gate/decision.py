@@ -457,13 +457,12 @@ def _explain_selection(selection: list[dict[str, t.Any]], destination: str) -> l
         if item.get("room_after_mb") is not None:
             fit += f", {item['room_after_mb']} MB of memory left for VMs after the move"
         if item["host"] == destination and item["ok"] and item["surplus_bits"] > closest:
-            why = (f"chosen: compatible by its vectors and by Hyper-V, {fit}; a closer fit passed too, but the wave's "
-                   "queue found a free live-migration slot here first")
+            why = (f"chosen: compatible by its vectors and by Hyper-V, {fit}; a closer fit passed too but had no free "
+                   "live-migration slot")
         elif item["host"] == destination and item["ok"]:
             why = f"chosen: compatible by its vectors and by Hyper-V, {fit}"
         elif item["ok"] and chosen_bits is not None and item["surplus_bits"] < chosen_bits:
-            why = (f"compatible too and a closer fit, but with no free live-migration slot when the wave's queue started "
-                   f"this migration: {fit}")
+            why = f"compatible too and a closer fit, but with no free live-migration slot when {destination} was chosen: {fit}"
         elif item["ok"]:
             why = f"compatible too, ranked after {destination}: {fit}"
         elif item["compatible"] and not item["reasons"] and item["hyperv_compatible"] is None:

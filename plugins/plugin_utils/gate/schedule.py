@@ -8,8 +8,8 @@ refused. When slots free, the queue serves first the migrations whose hosts have
 bottleneck), and a VM with several equally good destinations goes where the most slots are free and the least work
 is queued, so that parallel decisions do not pile onto the host whose name sorts first. A VM goes to a compatible host
 of another fit only when none of its closest fit has a free slot: a wave is not held to the few hosts that fit its VMs
-best while others sit idle. A migration also needs the
-memory for its VM on its destination, counting what the wave's earlier migrations placed there (Room).
+best while others sit idle. A migration also needs the memory for its VM on its destination, counting what the wave's
+earlier migrations placed there (Room).
 
 No I/O and no clock: the wave tells it what started and ended (actions/wave_run.py), and a test drives it on a
 simulated clock.

@@ -946,9 +946,9 @@ def test_a_decision_rerouted_to_a_looser_fit_says_the_closer_one_had_no_free_slo
     assert moved["destination"] == "hv04" and moved["verdict"] == "allowed"
     assert [(item["host"], item["why"]) for item in moved["selection"]] == [
         ("hv04", "chosen: compatible by its vectors and by Hyper-V, 1 surplus feature bits, 0 of 2 live migrations "
-                 "active; a closer fit passed too, but the wave's queue found a free live-migration slot here first"),
-        ("hv02", "compatible too and a closer fit, but with no free live-migration slot when the wave's queue started "
-                 "this migration: 0 surplus feature bits, 0 of 2 live migrations active")]
+                 "active; a closer fit passed too but had no free live-migration slot"),
+        ("hv02", "compatible too and a closer fit, but with no free live-migration slot when hv04 was chosen: "
+                 "0 surplus feature bits, 0 of 2 live migrations active")]
     assert lines(moved)[0] == "ALLOWED: web01 may move from hv01 to hv04."
 
 

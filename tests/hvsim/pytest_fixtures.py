@@ -30,6 +30,14 @@ HVSIM_PASSWORD = DEFAULT_PASSWORD
 MIGRATION_S = 0.5
 
 
+def fresh(simulator: Simulator):
+    """For a per-test fixture: `yield from fresh(session_simulator)`, the lab in its initial state for the test, and
+    whatever the test injected removed after it."""
+    simulator.reset()
+    yield simulator
+    simulator.clear_faults()
+
+
 @pytest.fixture(scope='session')
 def hvsim_session():
     """The demo lab, started once per pytest process (xdist: per worker)."""
@@ -42,9 +50,7 @@ def hvsim_session():
 @pytest.fixture
 def hvsim_lab(hvsim_session):  # pylint: disable=redefined-outer-name
     """The demo lab in its initial state for this test."""
-    hvsim_session.reset()
-    yield hvsim_session
-    hvsim_session.clear_faults()
+    yield from fresh(hvsim_session)
 
 
 @pytest.fixture(scope='session')
@@ -59,9 +65,7 @@ def hvsim_cluster_session():
 @pytest.fixture
 def hvsim_cluster(hvsim_cluster_session):  # pylint: disable=redefined-outer-name
     """The cluster lab in its initial state for this test: nodes up, groups on their nodes, no moves."""
-    hvsim_cluster_session.reset()
-    yield hvsim_cluster_session
-    hvsim_cluster_session.clear_faults()
+    yield from fresh(hvsim_cluster_session)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from winrm.exceptions import WSManFaultError
 
 from hvsim.lab import Lab, LabError
+from hvsim.pytest_fixtures import fresh
 from hvsim.simulator import Simulator
 from hvsim_tests.wsman_client import GET, V2, WMI, Client, migrate_params
 
@@ -35,9 +36,7 @@ def memory_session():
 @pytest.fixture
 def lab(memory_session):  # pylint: disable=redefined-outer-name
     """The memory lab in its initial state for this test."""
-    memory_session.reset()
-    yield memory_session
-    memory_session.clear_faults()
+    yield from fresh(memory_session)
 
 
 def connect(sim: Simulator, host: str) -> Client:

@@ -58,6 +58,17 @@ def clock_env(offset_s: int) -> dict[str, str]:
     return {'LD_PRELOAD': library, 'FAKETIME': f'{offset_s:+d}', 'FAKETIME_DONT_FAKE_MONOTONIC': '1'}
 
 
+def stop_process(process: subprocess.Popen | None) -> None:
+    """End a child process: SIGTERM, then SIGKILL if it has not ended within 10 s."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def tool(name: str) -> str | None:
     """Path of a Kerberos program; the KDC's live in sbin, which a non-root PATH may lack."""
     return shutil.which(name) or shutil.which(name, path=os.pathsep.join(SBIN))
@@ -138,13 +149,7 @@ class Kdc:
 
     def stop(self) -> None:
         """Stop krb5kdc (the directory stays: its owner removes it)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
 
     def __enter__(self) -> 'Kdc':

@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from kdc import Kdc, KdcError, clock_env
+from kdc import Kdc, KdcError, clock_env, stop_process
 
 TESTS = Path(__file__).resolve().parent.parent
 
@@ -60,13 +60,7 @@ class HvsimProcess:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
 
     def endpoint(self, host: str = 'HV-OLD-01') -> str:

@@ -21,7 +21,7 @@ import shutil
 import pytest
 
 from hvsim import kerberos
-from hvsim.pytest_fixtures import DEMO_LAB, MIGRATION_S
+from hvsim.pytest_fixtures import DEMO_LAB, MIGRATION_S, fresh
 from hvsim.simulator import Simulator
 from kdc import Kdc, KdcError, faketime_missing, missing
 
@@ -94,10 +94,8 @@ def kdc_lab_session(kdc_session):  # pylint: disable=redefined-outer-name
 @pytest.fixture
 def kdc_lab(kdc_lab_session, kdc):  # pylint: disable=redefined-outer-name
     """The Kerberos demo lab in its initial state, its Kerberos record empty; the KDC's cache empty."""
-    kdc_lab_session.reset()
     kdc_lab_session.kerberos.clear()
-    yield kdc_lab_session
-    kdc_lab_session.clear_faults()
+    yield from fresh(kdc_lab_session)
 
 
 @pytest.fixture

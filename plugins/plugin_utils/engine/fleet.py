@@ -32,7 +32,7 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.compat import
     operation_name,
 )
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.ranking import rank_profiles
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.reserve import DEFAULT_RESERVE_MB, whole_megabytes
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.reserve import DEFAULT_RESERVE_MB, holds_memory, whole_megabytes
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import (
     Profile,
     VectorInputError,
@@ -42,8 +42,6 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors impor
 )
 
 
-# VM states (compat_facts' state_name) in which a VM holds no host memory; any other state holds it (memory.py)
-MEMORY_FREE_STATES = frozenset(("Off", "Saved", "Enabled but offline"))
 _PLAN = "plan"
 
 
@@ -155,11 +153,6 @@ def _host_memory(name: str, entry: dict[str, t.Any]) -> dict[str, int | None]:
                                f"logical_processors, got {_kind(memory)} {describe(memory)}")
     return {key: _megabytes(memory.get(key), f"fleet.hosts[{name!r}].memory.{key}")
             for key in ("total_mb", "free_mb", "logical_processors")}
-
-
-def holds_memory(state: t.Any) -> bool:
-    """Whether a VM in this state (its state name) holds host memory now; an unknown state does (fail closed)."""
-    return state not in MEMORY_FREE_STATES
 
 
 def _memory_info(memory: dict[str, int | None], vms: list[dict[str, t.Any]], reserve_mb: int) -> dict[str, t.Any]:

@@ -1,13 +1,24 @@
 # Copyright (c) vmgate.hyperv contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""memory_reserve_mb, shared by the gate (gate/request.py, gate/room.py) and the fleet report (engine/fleet.py):
-the memory a host keeps for itself, never planned for VMs, and how a value of it is read."""
+"""What the gate (gate/request.py, gate/room.py), the facts (hyperv/memory.py) and the fleet report (engine/fleet.py)
+count alike about memory: memory_reserve_mb, the memory a host keeps for itself and never planned for VMs, how a value
+of it is read, and which VM states hold host memory."""
 
 from __future__ import annotations
 
 import typing as t
 
 DEFAULT_RESERVE_MB = 2048
+
+# VM states (as compat_facts names them) in which a VM holds no host memory: Off, Enabled but offline, and Saved (its
+# memory is in a file). Every other state (running, paused, the transitions between) holds it: an unknown one fails
+# closed.
+MEMORY_FREE_STATES = frozenset(("Off", "Saved", "Enabled but offline"))
+
+
+def holds_memory(state: t.Any) -> bool:
+    """Whether a VM in this state (its name) holds host memory now; an unknown state does."""
+    return state not in MEMORY_FREE_STATES
 
 
 def whole_megabytes(value: t.Any) -> int | None:

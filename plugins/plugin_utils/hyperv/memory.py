@@ -19,7 +19,8 @@ from __future__ import annotations
 import re
 import typing as t
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import VIRTUALIZATION_NAMESPACE, HyperVError
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine import reserve
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import VIRTUALIZATION_NAMESPACE, VM_STATES, HyperVError
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman import cim_types
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.client import WSManClient
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.soap import Instance, wql_literal
@@ -27,9 +28,8 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.soap import In
 CIMV2_NAMESPACE = "root/cimv2"
 KB_PER_MB = 1024
 BYTES_PER_MB = 1 << 20
-# EnabledStates in which a VM holds no host memory: Off, Enabled but offline, Saved (its memory is in a file).
-# Every other state (running, paused, and the transitions between them) is taken to hold it: an unknown state fails closed.
-MEMORY_FREE_STATES = frozenset((3, 6, 32769))
+# The EnabledStates of engine/reserve.py's states without host memory (3 Off, 6 Enabled but offline, 32769 Saved)
+MEMORY_FREE_STATES = frozenset(code for code, name in VM_STATES.items() if name in reserve.MEMORY_FREE_STATES)
 # Msvm_MemorySettingData.AllocationUnits: "byte * 2^20" (the v2 class reference), "MB" (the v1 reference's default).
 _POWER_OF_TWO_BYTES = re.compile(r"byte\s*\*\s*2\s*\^\s*(\d{1,2})", re.IGNORECASE)
 _SETTINGS_OWNER = re.compile(r"Microsoft:([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})(?:\\|$)")

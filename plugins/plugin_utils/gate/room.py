@@ -15,12 +15,15 @@ import typing as t
 
 def needed_mb(vm: t.Mapping[str, t.Any]) -> int | None:
     """What a destination must have free to take the VM now (compat_facts' memory.needed_mb), or None."""
-    value = (vm.get("memory") or {}).get("needed_mb")
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+    return _megabytes((vm.get("memory") or {}).get("needed_mb"))
 
 
 def free_mb(host: t.Mapping[str, t.Any]) -> int | None:
-    value = (host.get("memory") or {}).get("free_mb")
+    return _megabytes((host.get("memory") or {}).get("free_mb"))
+
+
+def _megabytes(value: t.Any) -> int | None:
+    """A figure as the facts give it, a whole number of MB, 0 or more; anything else is not known."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 

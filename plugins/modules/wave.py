@@ -26,7 +26,9 @@ description:
     (C(MaximumActiveVirtualSystemMigration)) on both ends, as vCenter does. A migration starts as soon as its
     source and its destination both have a free slot; one that would exceed a limit waits in the queue instead of
     being sent to be refused. The queue serves first the hosts with the most work per slot, and a VM with several
-    equally good candidates goes where there is room. When others' migrations hold the slots, the queue reads the
+    equally good candidates goes where there is room. A VM goes to a compatible candidate of a looser fit (more
+    surplus feature bits) that Hyper-V also passed only when none of its closest fit has a free slot; its decision
+    says so. When others' migrations hold the slots, the queue reads the
     hosts again every O(limit_poll) seconds, for up to O(limit_wait) seconds, then reports the VM not moved.
   - A request Hyper-V still refuses for a limit (a migration started by someone else) is sent again within
     O(limit_wait), only while the VM is still on its source with no migration job running. A request whose reply was

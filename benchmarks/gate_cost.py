@@ -26,6 +26,20 @@ from hvsim import inventory
 from hvsim.simulator import DEFAULT_PASSWORD, DEFAULT_USER, Simulator
 
 TARGET = 8
+ANSWERS = {  # what each operation of a decision asks (docs/gate-performance.md says why no other read answers it)
+    "Enumerate:MSCluster_Resource": "is the VM a clustered role?",
+    "Enumerate:Msvm_ComputerSystem": "which VM: its id and state",
+    "Enumerate:Msvm_Memory": "the memory the running VM holds",
+    "Enumerate:Msvm_MemorySettingData": "the startup memory of a VM that is off",
+    "Enumerate:Msvm_VirtualSystemMigrationService": "the service's keys and running migrations",
+    "Enumerate:Msvm_VirtualSystemMigrationServiceSettingData": "live migration on? the limit",
+    "Enumerate:Msvm_MigrationJob": "a migration already running for the VM?",
+    "Enumerate:Win32_OperatingSystem": "the host's free memory",
+    "Invoke:GetSystemCompatibilityVectors": "the vectors (the VM's on its source, the host's own)",
+    "Invoke:GetSystemCompatibilityInfo": "the VM's blob",
+    "Invoke:CheckSystemCompatibilityInfo": "Hyper-V's blob check",
+    "Invoke:CheckVirtualSystemIsMigratableToHost": "Hyper-V's pre-check",
+}
 DECISIONS = [  # (what, VM, source, destination): the demo lab's hosts
     ("allowed", "web01", "HV-OLD-01", "HV-NEW-01"),
     ("refused by the pre-check: live migration is off on the source", "legacy01", "HV-OLD-02", "HV-OLD-01"),
@@ -61,7 +75,7 @@ def count(sim: Simulator, tmp: str, what: str, vm: str, source: str, destination
         total += sum(counters.values())
         print(f"  {host}: {sum(counters.values())} requests")
         for operation, number in sorted(counters.items()):
-            print(f"    {number:3}  {operation}")
+            print(f"    {number:3}  {operation:58} {ANSWERS.get(operation, '')}")
     others = sum(sum(sim.counters(h).values()) for h in sim.hosts if h not in (source, destination))
     print(f"  total: {total} requests; other hosts: {others}; authentication exchanges not counted")
     return total

@@ -42,6 +42,8 @@ VM_STATES = {
 }
 
 _GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+# What XML 1.0 cannot carry: NUL and most other C0 controls, lone surrogates, U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class HyperVError(Exception):
@@ -66,8 +68,31 @@ def is_guid(text: str) -> bool:
     return bool(_GUID.fullmatch(bare))
 
 
+def unsendable(text: str) -> str | None:
+    """Why `text` cannot go in a WS-Management request (a character XML 1.0 cannot carry), or None. No VM can have
+    such a name: it could not be sent to the host, nor come back from it."""
+    found = _NOT_XML.search(text)
+    return None if found is None else f"it holds U+{ord(found.group()):04X} (at {found.start()}), which XML cannot carry"
+
+
+def same_name(name: str, asked: str) -> bool:
+    """Whether a VM's name answers to the name asked: case aside, as Hyper-V compares names, but alike both upper- and
+    lower-cased, so that a lookalike is not taken for the letter (str.lower() makes the Kelvin sign a k)."""
+    return name.upper() == asked.upper() and name.lower() == asked.lower()
+
+
+def answers_to(system: t.Mapping[str, t.Any], requested: str) -> bool:
+    """Whether a VM (Msvm_ComputerSystem) answers to a requested name or id: its id (braces and case aside) or its
+    name (same_name); nothing trimmed or normalized."""
+    by_id = is_guid(requested) and str(system.get("Name") or "").upper() == requested.strip("{}").upper()
+    return by_id or same_name(str(system.get("ElementName") or ""), requested)
+
+
 def _match_condition(requested: str) -> str:
     """WQL for one requested VM: by display name, and by id when it looks like a GUID."""
+    problem = unsendable(requested)
+    if problem is not None:
+        raise HyperVError(f"No VM can be named {requested!r}: {problem}.")
     condition = f"ElementName = {wql_literal(requested)}"
     if is_guid(requested):
         condition += f" OR Name = {wql_literal(requested.strip('{}'))}"
@@ -101,13 +126,17 @@ class HyperVHost:
     def virtual_machines(self, requested: list[str] | None) -> list[dict[str, t.Any]]:
         """The VMs (Msvm_ComputerSystem) that may match `requested` names or ids; None: every VM.
 
-        One enumeration. The caller matches names and ids again (WMI compares strings without case).
+        One enumeration. WMI compares strings without case, more loosely than same_name: what it returns is matched
+        again here, so that only VMs answering to a requested item (answers_to) reach the caller.
         """
         condition = f"Caption = {wql_literal(VM_CAPTION)}"
         if requested is not None:
             condition += " AND (" + " OR ".join(_match_condition(item) for item in requested) + ")"
         instances = self.client.enumerate(self.namespace, f"SELECT * FROM Msvm_ComputerSystem WHERE {condition}")
-        return [self._typed(instance, "Msvm_ComputerSystem") for instance in instances]
+        systems = [self._typed(instance, "Msvm_ComputerSystem") for instance in instances]
+        if requested is None:
+            return systems
+        return [system for system in systems if any(answers_to(system, item) for item in requested)]
 
     def configuration_versions(self, vm_ids: list[str], *, every_vm: bool = False) -> dict[str, str | None]:
         """VM id -> configuration version, from the VMs' realized Msvm_VirtualSystemSettingData.
@@ -245,13 +274,13 @@ class HyperVHost:
     # Migration
 
     def find_vm(self, vm: str) -> dict[str, t.Any] | None:
-        """The VM with this id or (unique) name on this host now, or None; ambiguity is an error."""
-        candidates = self.virtual_machines([vm])
-        by_id = [c for c in candidates if is_guid(vm) and str(c.get("Name", "")).lower() == vm.strip("{}").lower()]
-        matches = by_id or [c for c in candidates if str(c.get("ElementName", "")).lower() == vm.lower()]
+        """The VM with this id or (unique) name on this host now, or None; ambiguity is an error, also between a VM
+        with this id and another named so (as the gate says it), so that a name never moves another VM."""
+        matches = self.virtual_machines([vm])
         if len(matches) > 1:
             ids = ", ".join(str(match.get("Name")) for match in matches)
-            raise HyperVError(f"{len(matches)} VMs are named {vm!r} (ids {ids}); name one by its id")
+            raise HyperVError(f"{len(matches)} VMs are named {vm!r} or have it as id (ids {ids}); name one by its id, "
+                              "in braces if a VM is named so")
         return matches[0] if matches else None
 
     def job(self, reference: EndpointReference) -> dict[str, t.Any]:

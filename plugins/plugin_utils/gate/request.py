@@ -11,16 +11,23 @@ error. Messages name the role's variables (migration_gate_*), the face people us
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import typing as t
 import unicodedata
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.reserve import DEFAULT_RESERVE_MB, whole_megabytes
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import describe
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import VM_STATES, unsendable
 
 MODES = ("gate", "move")
 MIGRATION_TYPES = ("live", "live_and_storage")
 PREFIX = "migration_gate_"
 DEFAULT_STATES = ("Running", "Off", "Paused")
+STATE_NAMES = frozenset(VM_STATES.values())
+# The longest wait or poll asked of a gate, a week: longer cannot be meant, and Python's own waits stop at about 292
+# years (threading.TIMEOUT_MAX), past which a wait would fail in the middle of a wave.
+MAX_SECONDS = 7 * 24 * 3600
 
 
 class RequestError(ValueError):
@@ -29,7 +36,7 @@ class RequestError(ValueError):
     def __init__(self, vm: t.Any, problems: list[str], face: str = "migration_gate"):
         self.vm = vm
         self.problems = problems
-        label = vm if isinstance(vm, str) and visible(vm) else "the VM"
+        label = (vm if vm.isprintable() else json.dumps(vm)) if isinstance(vm, str) and visible(vm) else "the VM"
         super().__init__("\n  - ".join([f"{face} cannot gate {label}:", *problems]))
 
 
@@ -92,7 +99,7 @@ class _Problems:
         if is_blank(value):
             return None
         if not isinstance(value, str):
-            self.add(f"{self.prefix}{name} must be a string, got {self.type_name(value)} ({value!r}); quote it.")
+            self.add(f"{self.prefix}{name} must be a string, got {self.type_name(value)} ({describe(value)}); quote it.")
             return None
         return value
 
@@ -106,31 +113,34 @@ class _Problems:
             items = list(value)
         else:
             self.add(f"{self.prefix}{name} must be a list of inventory hosts (or names separated by commas), "
-                     f"got {self.type_name(value)} ({value!r}).")
+                     f"got {self.type_name(value)} ({describe(value)}).")
             return None
         if not items:
             self.add(f"{self.prefix}{name} is an empty list: name at least one host, or leave it unset.")
             return None
         bad = [item for item in items if not isinstance(item, str) or is_blank(item)]
         if bad:
-            self.add(f"{self.prefix}{name} has items that are not host names: {', '.join(repr(item) for item in bad)}.")
+            self.add(f"{self.prefix}{name} has items that are not host names: {', '.join(describe(item) for item in bad)}.")
             return None
         return tuple(dict.fromkeys(items))  # in the order given, each once
 
     def number(self, name: str, value: t.Any, *, minimum: float, inclusive: bool, default: float) -> float:
         if is_blank(value):
             return default
-        if isinstance(value, str):  # as -e and a role's templated variables send numbers
-            try:
+        if isinstance(value, str) and value.isascii() and "_" not in value:  # as -e and templated variables send
+            try:  # numbers; float() alone would also read '٣' and '1_0'
                 value = float(value)
             except ValueError:
                 pass
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            self.add(f"{self.prefix}{name} must be a number of seconds, got {self.type_name(value)} ({value!r}).")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not math.isfinite(value)):
+            self.add(f"{self.prefix}{name} must be a number of seconds, got {self.type_name(value)} ({describe(value)}).")
             return default
         if value < minimum or (value == minimum and not inclusive):
             bound = f"{minimum:g} or more" if inclusive else f"more than {minimum:g}"
-            self.add(f"{self.prefix}{name} must be {bound} seconds, got {value!r}.")
+            self.add(f"{self.prefix}{name} must be {bound} seconds, got {describe(value)}.")
+            return default
+        if value > MAX_SECONDS:
+            self.add(f"{self.prefix}{name} must be at most {MAX_SECONDS} seconds (a week), got {describe(value)}.")
             return default
         return float(value)
 
@@ -140,7 +150,7 @@ class _Problems:
             return default
         number = whole_megabytes(value)
         if number is None:
-            self.add(f"{self.prefix}{name} must be a whole number of MB, 0 or more, got {self.type_name(value)} ({value!r}).")
+            self.add(f"{self.prefix}{name} must be a whole number of MB, 0 or more (at most 2**64 - 1), got {self.type_name(value)} ({describe(value)}).")
             return default
         return number
 
@@ -148,7 +158,7 @@ class _Problems:
         if is_blank(value):
             return default
         if value not in choices:
-            self.add(f"{self.prefix}{name} must be one of {', '.join(choices)}, got {value!r}.")
+            self.add(f"{self.prefix}{name} must be one of {', '.join(choices)}, got {describe(value)}.")
             return default
         return value
 
@@ -161,9 +171,11 @@ def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], prefix: str 
         problems.add(f"{prefix}vm is empty: name the VM to gate, by its name or id.")
         vm = None
     elif not isinstance(vm, str):
-        problems.add(f"{prefix}vm must be a string (the VM's name or id), got {problems.type_name(vm)} ({vm!r}); "
+        problems.add(f"{prefix}vm must be a string (the VM's name or id), got {problems.type_name(vm)} ({describe(vm)}); "
                      "quote it.")
         vm = None
+    elif (unusable := unsendable(vm)) is not None:
+        problems.add(f"{prefix}vm cannot be the name of a VM: {unusable}.")
     source = problems.text("source", raw.get("source"))
     destination = problems.text("destination", raw.get("destination"))
     candidates = problems.host_list("candidates", raw.get("candidates"))
@@ -186,7 +198,7 @@ def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], prefix: str 
     if reason is not None and (not isinstance(reason, str) or not visible(reason)):
         problems.add(f"{prefix}override_reason is empty or blank. An override needs a written reason (who accepts "
                      "the risk, and why); leave it unset to keep the gate." if isinstance(reason, str) else
-                     f"{prefix}override_reason must be a string, got {problems.type_name(reason)} ({reason!r}).")
+                     f"{prefix}override_reason must be a string, got {problems.type_name(reason)} ({describe(reason)}).")
         reason = None
     migration_type = problems.choice("migration_type", raw.get("migration_type"), MIGRATION_TYPES, "live")
     destination_path = problems.text("destination_path", raw.get("destination_path"))
@@ -200,8 +212,12 @@ def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], prefix: str 
     if is_blank(states):
         states = DEFAULT_STATES
     elif not isinstance(states, (list, tuple)) or not states or not all(isinstance(state, str) for state in states):
-        problems.add(f"{prefix}allowed_states must be a non-empty list of VM state names, got {states!r}.")
+        problems.add(f"{prefix}allowed_states must be a non-empty list of VM state names, got {describe(states)}.")
         states = []
+    elif not STATE_NAMES.issuperset(states):  # a state no VM reports (a typo, or "running") would block every VM
+        unknown = ", ".join(describe(state) for state in states if state not in STATE_NAMES)
+        problems.add(f"{prefix}allowed_states has names that are no VM state: {unknown}; the states are "
+                     f"{', '.join(sorted(STATE_NAMES))}.")
     if problems.items:
         raise RequestError(raw.get("vm"), problems.items, "migration_gate" if prefix == PREFIX else "migrate.yml")
     return Request(

@@ -75,8 +75,13 @@ def convert(value: t.Any, cim_type: str, where: str) -> t.Any:
 
 
 def typed(instance: Instance, where: str) -> dict[str, t.Any]:
-    """The instance's properties with declared ones converted; raises CimTypeError."""
-    schema = SCHEMAS.get(instance.class_name, {})
+    """The instance's properties with declared ones converted; raises CimTypeError.
+
+    `where` names the class the caller asked for, or says where the instance came from. An instance of a class with
+    no schema here (a subclass a WQL query selected, or an item of another class) is typed as the class asked for: it
+    must not pass with its values untyped.
+    """
+    schema = SCHEMAS.get(instance.class_name) or SCHEMAS.get(where, {})
     properties = dict(instance.properties)
     for name, cim_type in schema.items():
         if name in properties or cim_type.endswith("[]"):

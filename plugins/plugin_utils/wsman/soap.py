@@ -42,6 +42,11 @@ _TYPE = f"{{{NS['xsi']}}}type"
 _DATETIME_TAGS = {f"{{{NS['cim']}}}{name}" for name in ("Datetime", "Interval", "Date", "Time")}
 _ADDRESS = f"{{{NS['a']}}}Address"
 _REFERENCE_PARAMETERS = f"{{{NS['a']}}}ReferenceParameters"
+_ENDPOINT_REFERENCE = f"{{{NS['a']}}}EndpointReference"
+_ITEM = f"{{{NS['w']}}}Item"
+# An XML declaration at the start of an embedded CIM-XML string: the string is already decoded text, so an encoding it
+# declares (utf-16, as .NET writes into a string) no longer applies, and would make the parser refuse the UTF-8 bytes.
+_XML_DECLARATION = re.compile(r"\A\s*<\?xml\b[^>]*\?>")
 
 
 _DECIMAL_BYTE = re.compile(r"[0-9]{1,3}")  # ASCII only: str.isdigit() accepts other scripts' digits
@@ -165,6 +170,16 @@ def parse_instance(element: ET.Element) -> Instance:
     return Instance(class_name, collect_properties(element))
 
 
+def parse_item(element: ET.Element) -> Instance:
+    """One item of an enumeration: an instance, or a w:Item holding the instance and its endpoint reference (what
+    EnumerationMode EnumerateObjectAndEPR returns). An item that is only a reference carries no properties to read."""
+    if element.tag == _ITEM:
+        element = next((child for child in element if child.tag != _ENDPOINT_REFERENCE), element)
+    if element.tag in (_ITEM, _ENDPOINT_REFERENCE):
+        raise ValueError("an enumeration item holds an endpoint reference but no instance")
+    return parse_instance(element)
+
+
 def collect_properties(element: ET.Element) -> dict[str, t.Any]:
     properties: dict[str, t.Any] = {}
     repeated: set[str] = set()
@@ -183,7 +198,7 @@ def collect_properties(element: ET.Element) -> dict[str, t.Any]:
 
 def parse_cim_xml_instance(text: str, max_bytes: int) -> Instance:
     """An embedded instance sent as CIM-XML text (<INSTANCE CLASSNAME=...>)."""
-    root = parse_document(text.encode("utf-8"), max_bytes)
+    root = parse_document(_XML_DECLARATION.sub("", text).encode("utf-8"), max_bytes)
     if root.tag != "INSTANCE":
         raise XMLRefused(f"expected a CIM-XML INSTANCE, got {root.tag}")
     properties: dict[str, t.Any] = {}

@@ -9,6 +9,7 @@ with a bounded backoff; a request that changes state is sent once, whatever happ
 
 from __future__ import annotations
 
+import re
 import time
 import typing as t
 import uuid
@@ -170,7 +171,14 @@ class WSManClient:
         except KerberosError:
             raise
         except WinRMTransportError as exc:
-            return self._error_reply(exc)
+            return self._error_reply(exc.code, exc.response_text.encode("utf-8"))
+        except UnicodeDecodeError as exc:
+            # pywinrm decodes an HTTP error's body as UTF-8 (decrypted first, with message encryption): a fault in
+            # UTF-16, or a proxy's page in Latin-1, fails there. The bytes and the status are still at hand.
+            response = getattr(exc.__context__, "response", None)
+            if not isinstance(exc.__context__, requests.HTTPError) or response is None:
+                raise TransportError(f"{where}: a reply that is not text ({exc.reason})", endpoint=where) from None
+            return self._error_reply(response.status_code, bytes(exc.object))
         except _ResponseTooLarge as exc:
             raise ResponseError(f"{where}: {exc}", endpoint=where) from None
         except requests.exceptions.SSLError as exc:
@@ -191,21 +199,21 @@ class WSManClient:
                 raise KerberosError(f"{where}: {self._kerberos_message(kerberos_text)}", endpoint=where) from None
             raise TransportError(f"{where}: {type(exc).__name__}: {_cause(exc)}", endpoint=where) from None
 
-    def _error_reply(self, exc: t.Any) -> t.NoReturn:
-        """An HTTP error status: a SOAP fault when the body holds one."""
+    def _error_reply(self, status: int, body: bytes) -> t.NoReturn:
+        """An HTTP error status (WinRM sends faults with 500, some with 400): a SOAP fault when the body holds one."""
         where = self.endpoint
-        body = (exc.response_text or "").encode("utf-8")
         if body:
             try:
                 root = wsman_xml.parse_document(body, self.max_response_bytes)
             except wsman_xml.XMLRefused:
                 root = None
-            fault = root is not None and fault_from_envelope(root, endpoint=where, http_status=exc.code)
+            fault = root is not None and fault_from_envelope(root, endpoint=where, http_status=status)
             if fault:
                 raise fault
-        if exc.code in (502, 503, 504):  # a busy or restarting service: worth another try
-            raise TransportError(f"{where} answered HTTP {exc.code} (temporarily unavailable)", endpoint=where)
-        raise ResponseError(f"{where} answered HTTP {exc.code} without a SOAP fault", endpoint=where)
+        if status in (502, 503, 504):  # a busy or restarting service: worth another try
+            raise TransportError(f"{where} answered HTTP {status} (temporarily unavailable){_what_body(body)}",
+                                 endpoint=where)
+        raise ResponseError(f"{where} answered HTTP {status} without a SOAP fault{_what_body(body)}", endpoint=where)
 
     def _request(self, *, action: str, resource_uri: str, body: str = "",
                  selectors: dict[str, str] | None = None) -> t.Any:
@@ -227,6 +235,9 @@ class WSManClient:
             root = wsman_xml.parse_document(data, self.max_response_bytes)
         except wsman_xml.XMLRefused as exc:
             raise ResponseError(f"{self.endpoint}: {exc}", endpoint=self.endpoint) from None
+        if root.tag != f"{{{NS['s']}}}Envelope":  # an HTML page, or a SOAP 1.1 envelope from something not WinRM
+            raise ResponseError(f"{self.endpoint}: the reply has no SOAP body: it is <{wsman_xml.local_name(root.tag)}>, "
+                                f"not a SOAP 1.2 envelope{_what_body(data)}", endpoint=self.endpoint)
         body_element = root.find("s:Body", NS)
         if body_element is None:
             raise ResponseError(f"{self.endpoint}: the reply has no SOAP body", endpoint=self.endpoint)
@@ -321,10 +332,12 @@ class WSManClient:
             raise ResponseError(f"{self.endpoint}: expected {path} in the reply", endpoint=self.endpoint)
         return element
 
-    @staticmethod
-    def _items(response: t.Any, path: str) -> list[Instance]:
+    def _items(self, response: t.Any, path: str) -> list[Instance]:
         container = response.find(path, NS)
-        return [] if container is None else [wsman_xml.parse_instance(item) for item in container]
+        try:
+            return [] if container is None else [wsman_xml.parse_item(item) for item in container]
+        except ValueError as exc:
+            raise ResponseError(f"{self.endpoint}: {exc}", endpoint=self.endpoint) from None
 
     def close(self) -> None:
         if self._protocol is not None:
@@ -344,6 +357,17 @@ def _same_message_id(related: str, message_id: str) -> bool:
         return text
 
     return normal(related) == normal(message_id)
+
+
+def _what_body(body: bytes) -> str:
+    """What a reply that is not WS-Management held, for its error: a proxy's or IIS's page names itself in its title."""
+    if not body.strip():
+        return " (an empty body)"
+    title = re.search(rb"<title[^>]*>([^<]{1,200})", body, re.IGNORECASE)
+    if title is None:
+        return ""
+    text = " ".join(title.group(1).decode("utf-8", "replace").split())
+    return f" (a page titled {text[:80]!r})" if text else ""
 
 
 def _cause(exc: BaseException) -> str:

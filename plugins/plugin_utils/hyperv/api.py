@@ -269,6 +269,9 @@ class HyperVHost:
             blob, encoding = wsman_xml.decode_uint8_array(output.get("CompatibilityInfo"))
         except ValueError as exc:
             raise HyperVError(f"{self.client.endpoint}: CompatibilityInfo is not a uint8[] ({exc})") from None
+        if not blob:  # success without a blob: nothing the destination could check, so not a blob to pass on
+            raise HyperVError(f"{self.client.endpoint}: GetSystemCompatibilityInfo returned success (0) but no "
+                              "CompatibilityInfo")
         return base64.b64encode(blob).decode("ascii"), encoding
 
     # Migration

@@ -10,6 +10,7 @@ import binascii
 import typing as t
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import HyperVError, HyperVHost, MethodFailed
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman import cim_types
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.soap import CimXml
 
 NOT_COMPATIBLE = 32784
@@ -67,7 +68,11 @@ def check_migratable(source: HyperVHost, vm: dict[str, t.Any], destination_host:
     }, read_only=True)
     code = output["ReturnValue"]
     name = MIGRATABLE_CODES.get(code, "unknown return value")
-    is_migratable = code == 0 and str(output.get("IsMigratable", "")).lower() in ("true", "1")
+    try:  # a boolean as CIM writes it (spaces, case); anything else is the host's error, not a "no"
+        is_migratable = code == 0 and cim_types.convert(
+            output.get("IsMigratable"), "boolean", "CheckVirtualSystemIsMigratableToHost.IsMigratable") is True
+    except cim_types.CimTypeError as exc:
+        raise HyperVError(f"{source.client.endpoint}: {exc}") from None
     reasons = []
     if code != 0:
         reasons.append(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.baseline import compat_baseline
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import is_guid, same_name
 
 USABLE_NODE_STATES = ("up",)
 
@@ -30,9 +31,9 @@ def owner_of(view: t.Mapping[str, t.Any], vm: str) -> str | None:
     """The node that owns the VM role answering to `vm` (its GUID, or its group's name as Failover Cluster Manager
     shows it, case aside), when exactly one does: a hint where to look for the VM, which is then found there by
     its id or name as on any host."""
-    wanted = vm[1:-1] if vm.startswith("{") and vm.endswith("}") else vm
+    wanted = vm.strip("{}").upper() if is_guid(vm) else None  # an ASCII GUID only: "ﬀ".upper() is "FF"
     owners = {role["owner_node"] for vm_id, role in (view.get("vms") or {}).items()
-              if vm_id == wanted.upper() or str(role.get("group") or "").lower() == vm.lower()}
+              if vm_id == wanted or same_name(str(role.get("group") or ""), vm)}
     return owners.pop() if len(owners) == 1 else None
 
 

@@ -22,6 +22,7 @@ import typing as t
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.ranking import rank_hosts
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import message as gate_message
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate.request import Request
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import is_guid, same_name
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.migration_service import service_reasons
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.move import running_job_text
 
@@ -68,10 +69,10 @@ class Location:
 
 
 def matches(vm: str, system: t.Mapping[str, t.Any]) -> bool:
-    """Whether a VM ({id, name}) answers to `vm`: its id (braces and case aside) or its name (case aside, as
-    Hyper-V compares names); nothing trimmed."""
-    wanted = vm[1:-1] if vm.startswith("{") and vm.endswith("}") else vm
-    return str(system.get("id") or "").upper() == wanted.upper() or str(system.get("name") or "").lower() == vm.lower()
+    """Whether a VM ({id, name}) answers to `vm`: its id (braces and case aside, only for a GUID written in ASCII:
+    "ﬀ".upper() is "FF") or its name (same_name); nothing trimmed."""
+    by_id = is_guid(vm) and str(system.get("id") or "").upper() == vm.strip("{}").upper()
+    return by_id or same_name(str(system.get("name") or ""), vm)
 
 
 def locate(request: Request, seen: list[Sighting], unreadable: t.Mapping[str, str], searched: list[str],

@@ -27,6 +27,7 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import (
     HyperVError,
     HyperVHost,
     is_guid,
+    same_name,
 )
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.client import WSManClient
 
@@ -43,7 +44,7 @@ def select_vms(requested: list[str], candidates: list[dict[str, t.Any]], where: 
     selected: list[dict[str, t.Any]] = []
     for item in requested:
         by_id = [vm for vm in candidates if _matches_id(vm, item)]
-        by_name = [vm for vm in candidates if str(vm.get("ElementName", "")).lower() == item.lower()]
+        by_name = [vm for vm in candidates if same_name(str(vm.get("ElementName", "")), item)]
         matches = by_id or by_name
         if not matches:
             raise HyperVError(

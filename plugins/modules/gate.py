@@ -68,12 +68,14 @@ options:
     description:
       - Seconds to wait for a free live-migration slot on a destination (or the chosen candidate) and on the source
         when either is at its limit of simultaneous live migrations. V(0) does not wait.
-      - A number, or a string holding one; V(0) or more. The default, also when blank, is V(0).
+      - A number, or a string holding one in ASCII digits; V(0) to V(604800) (a week). The default, also when blank,
+        is V(0).
     type: raw
   limit_poll:
     description:
       - Seconds between two reads of a full host while waiting.
-      - A number, or a string holding one; more than V(0). The default, also when blank, is V(5).
+      - A number, or a string holding one in ASCII digits; more than V(0), at most V(604800). The default, also when
+        blank, is V(5).
     type: raw
   memory_reserve_mb:
     description:
@@ -91,7 +93,8 @@ options:
     type: raw
   allowed_states:
     description:
-      - The VM states (as C(state_name) reports them) that may move, a non-empty list of strings.
+      - The VM states (as C(state_name) reports them) that may move, a non-empty list of strings, each one of
+        V(Running), V(Off), V(Paused), V(Saved), V(Starting), V(Stopping), V(Saving), V(Pausing), V(Resuming), V(Snapshotting), V(Reset), V(Enabled but offline), V(Other) or V(Unknown); another name is refused.
       - The default, also when blank, is V(Running), V(Off) and V(Paused).
     type: raw
 extends_documentation_fragment:

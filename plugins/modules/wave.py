@@ -75,12 +75,14 @@ options:
   limit_wait:
     description:
       - Seconds to wait for a free live-migration slot, in the gate and in the move.
-      - A number, or a string holding one; V(0) or more. The default, also when blank, is V(120).
+      - A number, or a string holding one in ASCII digits; V(0) to V(604800) (a week). The default, also when blank,
+        is V(120).
     type: raw
   limit_poll:
     description:
       - Seconds between two looks at a host at its limit.
-      - A number, or a string holding one; more than V(0). The default, also when blank, is V(5).
+      - A number, or a string holding one in ASCII digits; more than V(0), at most V(604800). The default, also when
+        blank, is V(5).
     type: raw
   memory_reserve_mb:
     description:

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def pytest_addoption(parser):
     parser.addoption('--every-core', action='store_true',
-                     help='run every playbook test once per ansible-core (.venv and .venv-core216), not only those '
+                     help='run every playbook test once per ansible-core (.venv, .venv-core216, .venv-core221), not only those '
                           'of the modules marked every_core (tests/integration/conftest.py)')
 
 

@@ -19,6 +19,7 @@ import tarfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,12 +28,35 @@ VENV_BIN = VENV / 'bin'
 VENV_PYTHON = VENV_BIN / 'python'
 REQUIREMENTS = (ROOT / 'requirements-dev.txt', ROOT / 'requirements.txt')
 STAMP = VENV / 'requirements.sha256'
-# The oldest ansible-core meta/runtime.yml accepts, for the tests that run the role and playbooks/migrate.yml once more
-# with its ansible-playbook (tests/integration/conftest.py). Only what ansible-playbook needs to run the collection:
-# pytest and hvsim stay in .venv.
-CORE216_VENV = ROOT / '.venv-core216'
-CORE216_REQUIREMENTS = (ROOT / 'requirements-core216.txt', ROOT / 'requirements.txt')
-CORE216_STAMP = CORE216_VENV / 'requirements.sha256'
+
+
+@dataclass(frozen=True)
+class OtherCore:
+    """An ansible-core besides .venv's that the tests run the role and playbooks/migrate.yml with once more
+    (tests/integration/conftest.py): the oldest meta/runtime.yml accepts, and the newest on PyPI. Each has a venv of
+    its own with only what ansible-playbook needs to run the collection; pytest and hvsim stay in .venv."""
+
+    version: str
+    pythons: tuple[tuple[int, int], tuple[int, int]]  # the oldest and newest Python it runs on as a controller
+
+    @property
+    def name(self) -> str:
+        return 'core' + self.version.replace('.', '')
+
+    @property
+    def venv(self) -> Path:
+        return ROOT / f'.venv-{self.name}'
+
+    @property
+    def requirements(self) -> tuple[Path, Path]:
+        return ROOT / f'requirements-{self.name}.txt', ROOT / 'requirements.txt'
+
+    @property
+    def stamp(self) -> Path:
+        return self.venv / 'requirements.sha256'
+
+
+OTHER_CORES = (OtherCore('2.16', ((3, 10), (3, 12))), OtherCore('2.21', ((3, 12), (3, 14))))
 # Kerberos: Debian's MIT KDC, client tools and headers (the tests run a KDC of their own, tests/kdc), then the
 # Python packages that compile against them.
 KERBEROS_REQUIREMENTS = (ROOT / 'requirements-kerberos.txt',)
@@ -99,11 +123,11 @@ def requirements_digest(paths: tuple[Path, ...] = REQUIREMENTS) -> str:
     return digest.hexdigest()
 
 
-def setup(core216: bool = True, system: bool = False) -> None:
+def setup(other_cores: bool = True, system: bool = False) -> None:
     """Create .venv, install dev requirements when they changed, link the collection, cache get-pip;
-    with core216, also .venv-core216 (./dev setup and ./dev test), and a line for each set of tests skipped for want
-    of a system package. Debian packages (chromium, MIT Kerberos, faketime) are installed only with system
-    (./dev setup --system, ./dev test --system, .ci/run): never otherwise, so ./dev demo never runs apt-get."""
+    with other_cores, also a venv per OTHER_CORES (./dev setup and ./dev test), and a line for each set of tests
+    skipped for want of a system package. Debian packages (chromium, MIT Kerberos, faketime) are installed only with
+    system (./dev setup --system, ./dev test --system, .ci/run): never otherwise, so ./dev demo never runs apt-get."""
     if not VENV_PYTHON.exists():
         print(f'Creating {VENV.relative_to(ROOT)} ...')
         subprocess.run([sys.executable, '-m', 'venv', str(VENV)], check=True)
@@ -113,45 +137,79 @@ def setup(core216: bool = True, system: bool = False) -> None:
         pip = [str(VENV_PYTHON), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', str(REQUIREMENTS[0])]
         subprocess.run(pip, check=True, cwd=ROOT)
         STAMP.write_text(digest + '\n', encoding='utf-8')
-    if core216:
-        setup_core216()
+    if other_cores:
+        for core in OTHER_CORES:
+            setup_core(core)
     link_collection()
     install_get_pip()
     if system:
         install_system_packages()
     install_kerberos_requirements()
-    if core216:
+    if other_cores:
         for line in skipped_without_system_packages():
             print(line)
 
 
-def setup_core216() -> None:
-    """Create .venv-core216 and install requirements-core216.txt when it changed. A failure (no PyPI) is not fatal:
-    it is said once here, and the tests' ansible-core 2.16 runs are skipped (core216_problem)."""
-    python = CORE216_VENV / 'bin' / 'python'
-    digest = requirements_digest(CORE216_REQUIREMENTS)
-    if python.exists() and CORE216_STAMP.exists() and CORE216_STAMP.read_text(encoding='utf-8').strip() == digest:
+def setup_core(core: OtherCore) -> None:
+    """Create the core's venv and install its requirements when they changed. A failure (no PyPI, no Python new
+    enough) is not fatal: it is said once here, and the tests' runs on that core are skipped (core_problem)."""
+    python = core.venv / 'bin' / 'python'
+    digest = requirements_digest(core.requirements)
+    if python.exists() and core.stamp.exists() and core.stamp.read_text(encoding='utf-8').strip() == digest:
         return
-    print(f'Installing {CORE216_REQUIREMENTS[0].name} into {CORE216_VENV.name} (ansible-core 2.16 for the tests) ...')
+    interpreter = python_for(core)
+    if interpreter is None:
+        print(f'{core.venv.name} could not be set up ({no_python(core)}): the tests will skip their ansible-core '
+              f'{core.version} runs.')
+        return
+    print(f'Installing {core.requirements[0].name} into {core.venv.name} (ansible-core {core.version} for the tests) ...')
     try:
         if not python.exists():
-            subprocess.run([sys.executable, '-m', 'venv', str(CORE216_VENV)], check=True)
-        pip = [str(python), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', str(CORE216_REQUIREMENTS[0])]
+            subprocess.run([interpreter, '-m', 'venv', str(core.venv)], check=True)
+        pip = [str(python), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', str(core.requirements[0])]
         subprocess.run(pip, check=True, cwd=ROOT)
     except (OSError, subprocess.CalledProcessError) as exc:
         why = 'pip failed, above' if isinstance(exc, subprocess.CalledProcessError) else exc
-        print(f'{CORE216_VENV.name} could not be set up ({why}): the tests will skip their ansible-core 2.16 runs.')
+        print(f'{core.venv.name} could not be set up ({why}): the tests will skip their ansible-core {core.version} runs.')
         return
-    CORE216_STAMP.write_text(digest + '\n', encoding='utf-8')
+    core.stamp.write_text(digest + '\n', encoding='utf-8')
 
 
-def core216_problem() -> str | None:
-    """Why .venv-core216 cannot run the tests' ansible-core 2.16 runs, or None when it can."""
-    if not (CORE216_VENV / 'bin' / 'ansible-playbook').exists():
-        return f'{CORE216_VENV.name} is missing or incomplete; ./dev setup creates it (it needs PyPI)'
-    stamp = CORE216_STAMP.read_text(encoding='utf-8').strip() if CORE216_STAMP.exists() else ''
-    if stamp != requirements_digest(CORE216_REQUIREMENTS):
-        return f'{CORE216_VENV.name} is not up to date with {CORE216_REQUIREMENTS[0].name}; run ./dev setup (it needs PyPI)'
+def python_for(core: OtherCore) -> str | None:
+    """A Python this core runs on: the one running this when it can, else the newest python3.N found on PATH or among
+    pyenv's versions (whose shims fail for a version not selected, so each is asked to run)."""
+    oldest, newest = core.pythons
+    if oldest <= sys.version_info[:2] <= newest:
+        return sys.executable
+    pyenv = Path(os.environ.get('PYENV_ROOT') or Path.home() / '.pyenv') / 'versions'
+    found = [shutil.which(f'python3.{minor}') for minor in range(newest[1], oldest[1] - 1, -1)]
+    found += sorted((str(path) for path in pyenv.glob('3.*/bin/python3')), key=_version_key, reverse=True)
+    for candidate in filter(None, found):
+        probe = subprocess.run([candidate, '-c', 'import sys, venv; print(*sys.version_info[:2])'],
+                               capture_output=True, text=True, check=False)
+        if probe.returncode == 0 and oldest <= tuple(map(int, probe.stdout.split())) <= newest:
+            return candidate
+    return None
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r'\d+', Path(path).parent.parent.name)[:3])
+
+
+def no_python(core: OtherCore) -> str:
+    oldest, newest = ('.'.join(map(str, version)) for version in core.pythons)
+    return f'ansible-core {core.version} runs on Python {oldest} to {newest}, and none was found'
+
+
+def core_problem(core: OtherCore) -> str | None:
+    """Why the core's venv cannot run the tests' runs on it, or None when it can."""
+    if not (core.venv / 'bin' / 'ansible-playbook').exists():
+        if python_for(core) is None:
+            return no_python(core)
+        return f'{core.venv.name} is missing or incomplete; ./dev setup creates it (it needs PyPI)'
+    stamp = core.stamp.read_text(encoding='utf-8').strip() if core.stamp.exists() else ''
+    if stamp != requirements_digest(core.requirements):
+        return f'{core.venv.name} is not up to date with {core.requirements[0].name}; run ./dev setup (it needs PyPI)'
     return None
 
 
@@ -481,10 +539,10 @@ def json_output(cmd: list) -> object:
 DIST = BUILD / 'dist'
 GALAXY_IMPORTER_CONFIG = ROOT / 'tests' / 'ecosystem' / 'galaxy-importer.cfg'
 # Development state that must never ship in the tarball: any path component, a path prefix, a name ending.
-DEBRIS_PARTS = frozenset({'.venv', '.venv-core216', 'build', '__pycache__', '.pytest_cache', '.hypothesis', '.mypy_cache',
+DEBRIS_PARTS = frozenset({'.venv', *(core.venv.name for core in OTHER_CORES), 'build', '__pycache__', '.pytest_cache', '.hypothesis', '.mypy_cache',
                           '.cache', '.ansible', '.git', '.ci', 'benchmarks', 'tools', 'context'})
 DEBRIS_PREFIXES = ('tests/output/', 'tests/ecosystem/')
-DEBRIS_NAMES = frozenset({'dev', 'requirements-dev.txt', 'requirements-core216.txt', 'pytest.ini', '.gitignore',
+DEBRIS_NAMES = frozenset({'dev', 'requirements-dev.txt', *(core.requirements[0].name for core in OTHER_CORES), 'pytest.ini', '.gitignore',
                           'importer_result.json'})
 DEBRIS_ENDINGS = ('.tar.gz', '.pyc', '.pyo')
 # galaxy-importer runs ansible-lint with ANSIBLE_COLLECTIONS_PATH ending in ansible_collections, from which

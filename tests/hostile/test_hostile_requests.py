@@ -18,24 +18,22 @@ import yaml
 from hvsim.lab import VirtualMachine
 from hvsim.pytest_fixtures import hvsim_factory, hvsim_lab, hvsim_session  # noqa: F401  pylint: disable=unused-import
 from integration.ansible_output import task_failure
-# run_playbook, and its [core2.19]/[core2.16] parameters: tests/integration/conftest.py's hook does not reach
-# tests/hostile, so this module uses it as its own (a test module may define pytest_generate_tests).
-from integration.conftest import CORE216, core216_problem, pytest_generate_tests, run_playbook  # noqa: F401  pylint: disable=unused-import
+# run_playbook, and its [core2.19]/[core2.16]/[core2.21] parameters: tests/integration/conftest.py's hook does not
+# reach tests/hostile, so this module uses it as its own (a test module may define pytest_generate_tests).
+from integration.conftest import pytest_generate_tests, run_playbook, skip_without_its_venv  # noqa: F401  pylint: disable=unused-import
 from integration.lab_inventory import write_inventory
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "migrate.yml"
 MIGRATE = "Invoke:MigrateVirtualSystemToHost"
 PADDED_ID = "0D0D0D0D-1111-2222-3333-444455556666"
 NOT_FOUND = "was not found. Nothing was moved."
-pytestmark = pytest.mark.every_core  # each playbook test runs on ansible-core 2.19 and 2.16
+pytestmark = pytest.mark.every_core  # each playbook test runs on ansible-core 2.19, 2.16 and 2.21
 
 
 @pytest.fixture(autouse=True)
-def _skip_core216_without_its_venv(request):
-    """tests/integration/conftest.py's pytest_runtest_setup, for this directory: no .venv-core216, no 2.16 runs."""
-    callspec = getattr(request.node, "callspec", None)
-    if callspec is not None and callspec.params.get("run_playbook") is CORE216 and core216_problem():
-        pytest.skip(f"ansible-core 2.16 runs skipped: {core216_problem()}")
+def _skip_other_cores_without_their_venvs(request):
+    """tests/integration/conftest.py's pytest_runtest_setup, for this directory."""
+    skip_without_its_venv(request.node)
 
 
 def published(stdout: str) -> dict:

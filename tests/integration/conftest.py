@@ -1,9 +1,10 @@
 """Run playbooks with the real ansible-playbook against localhost (tests/conftest.py sets the env).
 
 A test module marked `every_core` (pytestmark) runs each of its tests that runs a playbook once per ansible-core:
-[core2.19] with .venv's (the one running pytest) and [core2.16] with .venv-core216's (requirements-core216.txt),
-the oldest meta/runtime.yml accepts. `pytest --every-core` does so for every such test; `-k core2.16` picks the
-2.16 runs. Without .venv-core216 (./dev setup could not reach PyPI) the 2.16 runs are skipped, saying why.
+[core2.19] with .venv's (the one running pytest), [core2.16] with .venv-core216's, the oldest meta/runtime.yml
+accepts, and [core2.21] with .venv-core221's, the newest (tools/checks.py:OTHER_CORES). `pytest --every-core` does so
+for every such test; `-k core2.16` picks the 2.16 runs. A core whose venv ./dev setup could not make (no PyPI, no
+Python it runs on) has its runs skipped, saying why.
 """
 
 from __future__ import annotations
@@ -47,14 +48,14 @@ class Core:
 
 
 MAIN = Core(".".join(ansible_version.split(".")[:2]), Path(sys.executable).parent, Path(sys.executable))
-CORE216_VENV = Path(__file__).resolve().parents[2] / ".venv-core216"
-CORE216 = Core("2.16", CORE216_VENV / "bin", CORE216_VENV / "bin" / "python")
-CORES = (MAIN, CORE216)
+OTHERS = {Core(core.version, core.venv / "bin", core.venv / "bin" / "python"): core
+          for core in (checks.OTHER_CORES if checks else ())}
+CORES = (MAIN, *OTHERS)
 
 
 def pytest_generate_tests(metafunc):
-    """[core2.19] and [core2.16] for each test of a module marked every_core (or all, with --every-core) that runs
-    a playbook: run_playbook's own parameter, so a test's other parameters stay as they are."""
+    """[core2.19], [core2.16] and [core2.21] for each test of a module marked every_core (or all, with
+    --every-core) that runs a playbook: run_playbook's own parameter, so a test's other parameters stay as they are."""
     if "run_playbook" in metafunc.fixturenames and (
         metafunc.definition.get_closest_marker("every_core") or metafunc.config.getoption("every_core")
     ):
@@ -62,16 +63,22 @@ def pytest_generate_tests(metafunc):
 
 
 @functools.lru_cache(maxsize=None)
-def core216_problem() -> str | None:
-    return checks.core216_problem() if checks else "tools/checks.py, which knows .venv-core216, is not here"
+def core_problem(core: Core) -> str | None:
+    return checks.core_problem(OTHERS[core]) if core in OTHERS else None
+
+
+def skip_without_its_venv(item) -> None:
+    """Skip a run on another ansible-core when its venv cannot run it, saying why."""
+    callspec = getattr(item, "callspec", None)
+    core = callspec.params.get("run_playbook") if callspec is not None else None
+    if core is not None and core_problem(core):
+        pytest.skip(f"ansible-core {core.version} runs skipped: {core_problem(core)}")
 
 
 def pytest_runtest_setup(item):
-    """Skip the 2.16 runs when .venv-core216 cannot run them. Skipped here, not in a fixture, so that -ra folds them
-    into one line (a fixture's skip would be reported at each test's own line)."""
-    callspec = getattr(item, "callspec", None)
-    if callspec is not None and callspec.params.get("run_playbook") is CORE216 and core216_problem():
-        pytest.skip(f"ansible-core 2.16 runs skipped: {core216_problem()}")
+    """Skipped here, not in a fixture, so that -ra folds a core's skips into one line (a fixture's skip would be
+    reported at each test's own line)."""
+    skip_without_its_venv(item)
 
 
 @pytest.fixture

@@ -58,7 +58,7 @@ def dev_fixture(monkeypatch):
 ])
 def test_system_packages_are_installed_only_when_asked(dev, argv, system, args):
     setup, command = dev(*argv)
-    assert setup == ('setup', {'core216': argv[0] in ('setup', 'test'), 'system': system})
+    assert setup == ('setup', {'other_cores': argv[0] in ('setup', 'test'), 'system': system})
     assert command == (argv[0], args)
 
 
@@ -69,13 +69,13 @@ def missing_fixture(monkeypatch):
     monkeypatch.setattr(checks, 'system_package_sets', lambda: sets)
     installed = []
     monkeypatch.setattr(checks, 'apt_install', lambda packages, **_kwargs: installed.append(tuple(packages)) or True)
-    for step in ('setup_core216', 'link_collection', 'install_get_pip', 'install_kerberos_requirements'):
+    for step in ('setup_core', 'link_collection', 'install_get_pip', 'install_kerberos_requirements'):
         monkeypatch.setattr(checks, step, lambda *args, **kwargs: None)
     return installed
 
 
 def test_without_system_nothing_is_installed_and_each_skip_is_one_line(missing, capsys):
-    checks.setup(core216=True, system=False)
+    checks.setup(other_cores=True, system=False)
     assert missing == []
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3, lines
@@ -86,12 +86,12 @@ def test_without_system_nothing_is_installed_and_each_skip_is_one_line(missing, 
 
 
 def test_commands_other_than_setup_and_test_say_nothing_of_the_tests(missing, capsys):
-    checks.setup(core216=False, system=False)
+    checks.setup(other_cores=False, system=False)
     assert missing == [] and capsys.readouterr().out == ''
 
 
 def test_with_system_each_missing_set_is_installed(missing):
-    checks.setup(core216=True, system=True)
+    checks.setup(other_cores=True, system=True)
     assert missing == [checks.CHROMIUM_APT, checks.KERBEROS_APT, checks.FAKETIME_APT]
 
 

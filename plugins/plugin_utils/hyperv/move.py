@@ -160,9 +160,16 @@ class Mover:
             if failed is None:
                 break
             first_refusal = started if first_refusal is None else first_refusal
-            if not self._send_again(failed, vm, request, report, label, first_refusal):
-                raise MoveFailed(f"{self._job_failure(failed, label)}. {self._whereabouts(vm, label)}"
-                                 f"{self._limit_advice(failed, request, report)}")
+            if self._send_again(failed, vm, request, report, label, first_refusal):
+                continue
+            where = self._whereabouts(vm, label)
+            if where == self.destination_name and not refused_for_limit(failed):
+                # A job may end in error (or Completed with warnings and an ErrorCode) after the VM moved: where the
+                # VM is tells the outcome, the job's error is told with it (_confirm then checks the VM there).
+                report.msg += f" But {self._job_failure(failed, label)}."
+                break
+            raise MoveFailed(f"{self._job_failure(failed, label)}. {self._where_text(where, label)}"
+                             f"{self._limit_advice(failed, request, report)}")
         report.limit_waited = round(started - first_refusal, 3) if first_refusal is not None else 0.0
         report.duration = round(self.clock() - started, 3)
         self._confirm(vm, state, report, label)
@@ -280,9 +287,12 @@ class Mover:
             try:
                 if self.destination.find_vm(vm["Name"]) is not None:
                     return None
-                jobs = [job for job in self.source.migration_jobs(vm["Name"]) if job.get("InstanceID") == report.job_id]
+                jobs: list[dict[str, t.Any]] | None = [
+                    job for job in self.source.migration_jobs(vm["Name"]) if job.get("InstanceID") == report.job_id]
             except (WSManError, HyperVError):
-                jobs = []  # unreadable for now: look again until the timeout
+                jobs = None  # unreadable for now: look again until the timeout
+            if jobs == []:  # the source no longer lists the job: it ended, and where the VM is now tells how
+                return self._after_vanished_job(vm, report, label, cause)
             if jobs and jobs[-1].get("JobState") not in RUNNING_JOB_STATES:
                 return None if jobs[-1].get("JobState") in SUCCEEDED and not jobs[-1].get("ErrorCode") else jobs[-1]
             if self.clock() - started >= request.timeout_s:
@@ -292,6 +302,17 @@ class Mover:
                     f"{self.source_name} before trying again."
                 )
             self.sleep(request.poll_interval_s)
+
+    def _after_vanished_job(self, vm: dict[str, t.Any], report: MoveReport, label: str, cause: StepFailed) -> None:
+        """None when the VM is on the destination (_confirm checks it there); else the move failed, saying where it is."""
+        where = self._whereabouts(vm, label)
+        if where == self.destination_name:
+            return None
+        raise MoveFailed(
+            f"{cause}. Migration job {report.job_id} of {label} is no longer listed on {self.source_name}, so it ended, "
+            f"and it did not bring the VM to {self.destination_name}: {self._where_text(where, label)} It was not sent "
+            "again: check the VM and the host's event log (Hyper-V-VMMS) before trying again."
+        )
 
     def _after_refusal(self, code: int, vm: dict[str, t.Any], request: MoveRequest, report: MoveReport,
                        label: str) -> MoveReport:
@@ -401,14 +422,22 @@ class Mover:
             f"ErrorCode {code} ({return_code_name(code) if code is not None else 'none'}): {description}"
         )
 
-    def _whereabouts(self, vm: dict[str, t.Any], label: str) -> str:
-        """Where the VM is after a failed job, as the hosts tell it."""
+    def _whereabouts(self, vm: dict[str, t.Any], label: str) -> str | None:
+        """The host the VM is on after a failed or vanished job (the source, the destination, or None for neither),
+        as the hosts tell it."""
         with step(f"looking for {label} after the failed migration"):
             if self.source.find_vm(vm["Name"]) is not None:
-                return f"{label} is still on {self.source_name}."
+                return self.source_name
         with step(f"looking for {label} after the failed migration", self.destination_name):
             if self.destination.find_vm(vm["Name"]) is not None:
-                return f"{label} is on {self.destination_name} nevertheless."
+                return self.destination_name
+        return None
+
+    def _where_text(self, where: str | None, label: str) -> str:
+        if where == self.source_name:
+            return f"{label} is still on {self.source_name}."
+        if where == self.destination_name:
+            return f"{label} is on {self.destination_name} nevertheless."
         return f"{label} is on neither {self.source_name} nor {self.destination_name}: check the cluster."
 
     def _confirm(self, vm: dict[str, t.Any], state_before: t.Any, report: MoveReport, label: str) -> None:

@@ -74,9 +74,11 @@ class WaveRun:
             self.request = wave.drain_wave(self.request, listed)
             left = [vm for vm in listed if vm.get("state_name") != "Running"]
         found = None
-        if len(self.request.vms) > 1 and not options["source"]:
-            # One query per host finds the whole wave; each gate then reads its VM where it was found.
-            listed = self.reads.list_vms(group_hosts, remember=True)  # the gates find their VMs in it
+        if len(self.request.vms) > 1 and not self.request.drain:
+            # One query per host (the source alone, when named) finds the whole wave, so that a VM named twice (by its
+            # name and by its id) is gated and moved once; each gate then reads its VM where it was found.
+            where = [options["source"]] if options["source"] else group_hosts
+            listed = self.reads.list_vms(where, remember=True)  # the gates find their VMs in it
             found = {host: vms for host, vms in listed.items() if not isinstance(vms, Failed)}
         entries = wave.plan(self.request, found)
         if not entries:  # a drained host without running VMs

@@ -235,10 +235,16 @@ class Mover:
             moved = self.destination.find_vm(vm["Name"])
         if moved is not None:
             return None  # it already completed
+        ended = [job for job in jobs if job.get("JobState") not in RUNNING_JOB_STATES]
+        # A job that ended at once (a host condition) may be this request's: its error is told, not hidden
+        outcome = (f"the latest migration job {self.source_name} lists for it, {ended[-1].get('InstanceID')}, ended "
+                   f"{JOB_STATES.get(ended[-1].get('JobState'), ended[-1].get('JobState'))} ({_error_text(ended[-1])}), "
+                   f"none runs, and it is not on {self.destination_name}: it did not move" if ended else
+                   f"{self.source_name} runs no migration job for it and it is not on {self.destination_name}, so the "
+                   "request did not take effect")
         raise MoveFailed(
             f"the connection to {self.source_name} failed while requesting the migration of {label} ({cause}); "
-            f"{self.source_name} runs no migration job for it and it is not on {self.destination_name}, so the "
-            "request did not take effect. The migration was not sent again; run the task again when the host is reachable."
+            f"{outcome}. The migration was not sent again; run the task again when the host is reachable."
         )
 
     def _follow(self, reference: EndpointReference, vm: dict[str, t.Any], request: MoveRequest, report: MoveReport,

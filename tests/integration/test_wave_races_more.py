@@ -91,3 +91,16 @@ def test_a_job_that_vanishes_before_it_is_seen_to_end_fails_the_move_at_once_say
     assert "VM 'vm1'" in message and "is still on HV01" in message and "after 120 s" not in message
     assert (lab.where("vm1"), lab.where("vm2")) == ("HV01", "HV02")
     assert lab.counters("HV01")[MIGRATE] == 1  # vm1's request was not sent again
+
+
+def test_a_lost_reply_to_a_request_whose_job_failed_at_once_tells_that_job_and_is_not_sent_again(lab, tmp_path):
+    lab.inject("HV01", "migration_fail", percent=0, message="Injected: the destination refused it.")
+    lab.inject("HV01", "drop", op=MIGRATE, times=1, phase="after")  # the job is made, then the reply is lost
+    wave = run_wave(lab, ["vm1", "vm2"], tmp_path, *TO_HV02)
+    message = task_failure(wave.result)
+    job = lab.migration_requests()[lab.guid("vm1")]
+    assert len(job) == 1 and job[0]["state"] == 10  # sent once
+    assert f"the latest migration job HV01 lists for it, {job[0]['id']}, ended Exception" in message, message
+    assert "Injected: the destination refused it" in message and "did not take effect" not in message
+    assert "it is not on HV02: it did not move. The migration was not sent again" in message
+    assert (lab.where("vm1"), lab.where("vm2")) == ("HV01", "HV02")

@@ -28,12 +28,12 @@ WEB01 = "6C9A2A5F-7F1B-4D4B-9C1E-0F0E1D2C3B4A"
 
 @pytest.fixture
 def lab_with(hvsim_lab):  # pylint: disable=redefined-outer-name
-    """lab_with({guid: name}): the demo lab with these VMs on HV-OLD-01 (web01's twins but for the name)."""
-    def add(vms: dict[str, str]):
+    """lab_with({guid: name}): the demo lab with these VMs on HV-OLD-01, or `host` (web01's twins but for the name)."""
+    def add(vms: dict[str, str], host: str = "HV-OLD-01"):
         with hvsim_lab.lab.lock:
             web01 = hvsim_lab.lab.vm("web01")
             for guid, name in vms.items():
-                hvsim_lab.lab.vms[guid] = VirtualMachine(guid=guid, name=name, host="HV-OLD-01", state=web01.state,
+                hvsim_lab.lab.vms[guid] = VirtualMachine(guid=guid, name=name, host=host, state=web01.state,
                                                          version=web01.version, vectors=list(web01.vectors))
         return hvsim_lab
 
@@ -73,6 +73,14 @@ def test_a_vm_named_by_another_vms_id_makes_that_id_ambiguous(lab_with):
     assert api.find_vm(TWIN_ID)["Name"] == TWIN_ID
 
 
+def test_a_vm_is_found_by_its_id_alone_where_another_is_named_so(lab_with):
+    sim = lab_with({TWIN_ID: WEB01})
+    api = host_api(sim)
+    assert api.vm_by_id(WEB01)["ElementName"] == "web01"
+    assert api.vm_by_id("{" + WEB01.lower() + "}")["ElementName"] == "web01"
+    assert host_api(sim, "HV-NEW-01").vm_by_id(WEB01) is None  # web01 is not there, whatever is named so
+
+
 @pytest.mark.parametrize("name, code", [("a\x00b", "U+0000"), ("a\x1bb", "U+001B"), ("a\uffffb", "U+FFFF"),
                                         ("a\ud800b", "U+D800")])
 def test_a_name_xml_cannot_carry_is_refused_before_any_request(hvsim_lab, name, code):  # pylint: disable=redefined-outer-name
@@ -92,6 +100,14 @@ def test_migrate_never_takes_a_lookalike_for_the_vm(lab_with, migrate):  # pylin
     assert task_failure(result).startswith(f"BLOCKED: k8s {NOT_FOUND}")
     assert decisions["k8s"]["vm_id"] is None and decisions["k8s"]["moved"] is False
     assert_nothing_moved(sim, before, result.stdout)
+
+
+def test_migrate_follows_the_vm_by_its_id_where_another_vm_is_named_so(lab_with, migrate):  # pylint: disable=redefined-outer-name
+    sim = lab_with({TWIN_ID: WEB01}, host="HV-NEW-01")  # on the destination, a VM named web01's id
+    result, decisions = migrate(sim, "-e", "vm=web01", "-e", "destination=HV-NEW-01")
+    assert result.returncode == 0, result.stdout
+    assert decisions["web01"]["moved"] is True
+    assert sim.lab.vm("web01").host == "HV-NEW-01" and sim.lab.vms[TWIN_ID].host == "HV-NEW-01"
 
 
 def test_migrate_refuses_a_name_xml_cannot_carry_before_any_request(hvsim_lab, migrate):  # pylint: disable=redefined-outer-name

@@ -57,8 +57,8 @@ HOSTILE = {
 }
 
 
-def host_api(sim) -> HyperVHost:
-    handle = sim.hosts[HOST]
+def host_api(sim, host: str = HOST) -> HyperVHost:
+    handle = sim.hosts[host]
     settings = WinRMSettings(host=handle.bind, port=handle.http_port, scheme="http", username=HVSIM_USER,
                              password=HVSIM_PASSWORD).check()
     return HyperVHost(WSManClient(settings))

@@ -1,7 +1,7 @@
 """WQL injection through VM names and ids, via playbooks/migrate.yml against hvsim (whose WQL evaluator is real).
 
-The gate asks the source for the VM with a WQL query; a name written to break out of its string literal must
-match only a VM of exactly that name, or nothing.
+The gate asks the source for one VM with a WQL query (a wave lists the source's VMs once instead); a name written to
+break out of its string literal must match only a VM of exactly that name, or nothing.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import copy
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from hvsim.pytest_fixtures import DEMO_LAB, hvsim_factory  # noqa: F401  pylint: disable=unused-import
@@ -47,5 +48,22 @@ def test_injected_names_match_literally_or_nothing(hvsim_factory, run_playbook, 
     for name in MATCH_NOTHING:
         assert found[name]["allowed"] is False and "was not found" in found[name]["message"], found[name]
     assert result.returncode == 2 and f"{len(MATCH_NOTHING)} of {len(wave['vms'])} VMs did not move" in result.stdout
-    assert sim.counters("HV-OLD-01")["Enumerate:Msvm_ComputerSystem"] >= len(wave["vms"])  # each asked by WQL
+    # A wave lists its source's VMs once and matches the names itself: no name reaches a query
+    assert sim.counters("HV-OLD-01")["Enumerate:Msvm_ComputerSystem"] == 1
+    assert "Invoke:MigrateVirtualSystemToHost" not in sim.counters("HV-OLD-01")
+
+
+@pytest.mark.parametrize("name", [INJECTED, *MATCH_NOTHING])
+def test_one_injected_name_is_asked_by_wql_and_matches_literally_or_nothing(hvsim_factory, run_playbook, tmp_path,
+                                                                            monkeypatch, name):
+    monkeypatch.setenv("ANSIBLE_SHOW_CUSTOM_STATS", "1")
+    sim = hvsim_factory(lab_with_an_injected_name())
+    request = {"vm": name, "source": "HV-OLD-01", "destination": "HV-NEW-01", "mode": "gate"}
+    result = run_playbook(PLAYBOOK, "-i", str(write_inventory(sim, tmp_path / "hosts.yml")), "-e", json.dumps(request))
+    found = decisions(result.stdout)[name]
+    if name == INJECTED:
+        assert found["vm_id"] == INJECTED_ID and found["allowed"] is True and result.returncode == 0, found
+    else:
+        assert found["allowed"] is False and "was not found" in found["message"] and result.returncode == 2, found
+    assert sim.counters("HV-OLD-01")["Enumerate:Msvm_ComputerSystem"] == 1  # the name went to the host in WQL
     assert "Invoke:MigrateVirtualSystemToHost" not in sim.counters("HV-OLD-01")

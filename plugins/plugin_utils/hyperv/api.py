@@ -286,6 +286,17 @@ class HyperVHost:
                               "in braces if a VM is named so")
         return matches[0] if matches else None
 
+    def vm_by_id(self, vm_id: str) -> dict[str, t.Any] | None:
+        """The VM with this id (its GUID) on this host now, or None: one query on the key alone, so that a VM named
+        as another's id is never taken for it (where a moving VM is, after the request)."""
+        if not is_guid(vm_id):
+            raise HyperVError(f"{self.client.endpoint}: {vm_id!r} is no VM id")
+        bare = vm_id.strip("{}").upper()
+        instances = self.client.enumerate(self.namespace, "SELECT * FROM Msvm_ComputerSystem WHERE "
+                                          f"Caption = {wql_literal(VM_CAPTION)} AND Name = {wql_literal(bare)}")
+        systems = [self._typed(instance, "Msvm_ComputerSystem") for instance in instances]
+        return next((system for system in systems if str(system.get("Name") or "").upper() == bare), None)
+
     def job(self, reference: EndpointReference) -> dict[str, t.Any]:
         """The current state of a job (Get by the reference the method returned)."""
         instance = self.client.get(self.namespace, reference.class_name, reference.selectors)

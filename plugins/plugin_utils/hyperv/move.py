@@ -232,7 +232,7 @@ class Mover:
             self.say(f"{label}: following job {job.get('InstanceID')}, which the lost request started")
             return reference
         with step(f"looking for {label} on the destination", self.destination_name):
-            moved = self.destination.find_vm(vm["Name"])
+            moved = self.destination.vm_by_id(vm["Name"])
         if moved is not None:
             return None  # it already completed
         ended = [job for job in jobs if job.get("JobState") not in RUNNING_JOB_STATES]
@@ -291,7 +291,7 @@ class Mover:
         report.msg = f" Its migration job could not be followed ({cause}); where the VM is told the outcome."
         while True:
             try:
-                if self.destination.find_vm(vm["Name"]) is not None:
+                if self.destination.vm_by_id(vm["Name"]) is not None:
                     return None
                 jobs: list[dict[str, t.Any]] | None = [
                     job for job in self.source.migration_jobs(vm["Name"]) if job.get("InstanceID") == report.job_id]
@@ -371,11 +371,11 @@ class Mover:
     def _where_now(self, vm: dict[str, t.Any], label: str) -> tuple[str | None, dict[str, t.Any] | None]:
         """The host the VM is on now (the source, the destination, or None for neither) and its instance there."""
         with step(f"looking for {label} on the source"):
-            here = self.source.find_vm(vm["Name"])
+            here = self.source.vm_by_id(vm["Name"])
         if here is not None:
             return self.source_name, here
         with step(f"looking for {label} on the destination", self.destination_name):
-            there = self.destination.find_vm(vm["Name"])
+            there = self.destination.vm_by_id(vm["Name"])
         return (self.destination_name, there) if there is not None else (None, None)
 
     def _send_again(self, job: dict[str, t.Any], vm: dict[str, t.Any], request: MoveRequest, report: MoveReport,
@@ -396,7 +396,7 @@ class Mover:
                  f"(refusal {report.limit_refusals}, limit_wait {request.limit_wait_s:g} s)")
         self.sleep(pause)
         with step(f"checking that {label} is still on the source before sending its migration again"):
-            still_here = self.source.find_vm(vm["Name"])
+            still_here = self.source.vm_by_id(vm["Name"])
             running = [one for one in self.source.migration_jobs(vm["Name"]) if one.get("JobState") in RUNNING_JOB_STATES]
         if still_here is None or running:
             raise MoveFailed(
@@ -432,10 +432,10 @@ class Mover:
         """The host the VM is on after a failed or vanished job (the source, the destination, or None for neither),
         as the hosts tell it."""
         with step(f"looking for {label} after the failed migration"):
-            if self.source.find_vm(vm["Name"]) is not None:
+            if self.source.vm_by_id(vm["Name"]) is not None:
                 return self.source_name
         with step(f"looking for {label} after the failed migration", self.destination_name):
-            if self.destination.find_vm(vm["Name"]) is not None:
+            if self.destination.vm_by_id(vm["Name"]) is not None:
                 return self.destination_name
         return None
 
@@ -450,16 +450,16 @@ class Mover:
         """The VM must now run on the destination, in the state it had, and be gone from the source."""
         try:
             with step(f"confirming that {label} arrived", self.destination_name):
-                there = self.destination.find_vm(vm["Name"])
+                there = self.destination.vm_by_id(vm["Name"])
         except StepFailed as exc:
             with step(f"confirming that {label} left"):
-                still_here = self.source.find_vm(vm["Name"])
+                still_here = self.source.vm_by_id(vm["Name"])
             where = (f"it is still on {self.source_name}" if still_here else
                      f"it is no longer on {self.source_name}, so most likely on {self.destination_name}")
             raise MoveFailed(f"the migration of {label} ended, but {exc} ({self.destination_name}): {where}. Check where it "
                              "is (Get-VM) before doing anything else with it.") from None
         with step(f"confirming that {label} left"):
-            still_here = self.source.find_vm(vm["Name"]) if there is None else None
+            still_here = self.source.vm_by_id(vm["Name"]) if there is None else None
         if there is None:
             where = f"still on {self.source_name}" if still_here else f"on neither {self.source_name} nor {self.destination_name}"
             raise MoveFailed(f"the migration of {label} reported success, but the VM is {where}")

@@ -47,5 +47,5 @@ def _recorded_host(task_vars, host, namespace):
     """The host part of the compat_facts this run recorded for `host` in `namespace`, or {}."""
     facts = ((task_vars.get("hostvars") or {}).get(host) or {}).get("hyperv_compat") or {}
     recorded = facts.get("host") or {}
-    keys = (recorded.get("migration_service") or {}).get("keys")
-    return recorded if recorded.get("namespace") == namespace and keys and recorded.get("name") else {}
+    selectors = (recorded.get("migration_service") or {}).get("selectors")
+    return recorded if recorded.get("namespace") == namespace and selectors and recorded.get("name") else {}

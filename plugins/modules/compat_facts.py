@@ -179,10 +179,10 @@ ansible_facts:
                 max_storage_migrations:
                   description: The limit of simultaneous storage migrations; null unless the settings were read.
                   type: int
-                keys:
+                selectors:
                   description: >-
-                    The service's key properties, with which later tasks (M(vmgate.hyperv.compat_check)) call its
-                    methods without reading it again.
+                    The service's key properties (its WS-Management selectors), with which later tasks
+                    (M(vmgate.hyperv.compat_check)) call its methods without reading it again.
                   type: dict
             cluster_node:
               description: Whether the host is a node of a failover cluster; null unless O(gather_subset) includes V(cluster).

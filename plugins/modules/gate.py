@@ -94,7 +94,8 @@ options:
   allowed_states:
     description:
       - The VM states (as C(state_name) reports them) that may move, a non-empty list of strings, each one of
-        V(Running), V(Off), V(Paused), V(Saved), V(Starting), V(Stopping), V(Saving), V(Pausing), V(Resuming), V(Snapshotting), V(Reset), V(Enabled but offline), V(Other) or V(Unknown); another name is refused.
+        V(Running), V(Off), V(Paused), V(Saved), V(Starting), V(Stopping), V(Saving), V(Pausing), V(Resuming),
+        V(Snapshotting), V(Reset), V(Enabled but offline), V(Other) or V(Unknown); another name is refused.
       - The default, also when blank, is V(Running), V(Off) and V(Paused).
     type: raw
 extends_documentation_fragment:

@@ -133,7 +133,7 @@ class GateReads(contextlib.AbstractContextManager):
             if known is None:
                 facts = hyperv_facts.gather_systems(api, [system], include_blob=True, subset=frozenset())
             else:
-                api.use_known_service(known["migration_service"].get("keys"))
+                api.use_known_service(known["migration_service"].get("selectors"))
                 facts = {"host": known, "vms": [hyperv_facts.vm_entry(api, system, include_blob=True)]}
             vm_id = str(system.get("Name"))
             if vm_id in self._vm_memory:  # read with the wave's listing

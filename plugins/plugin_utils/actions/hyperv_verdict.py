@@ -66,7 +66,7 @@ def ask(destination: HostSession, source: HostSession | None, vm: t.Mapping[str,
 
 
 def _destination_checks(api, vm, destination_host, label, known):
-    api.use_known_service((known.get("migration_service") or {}).get("keys"))
+    api.use_known_service((known.get("migration_service") or {}).get("selectors"))
     with step(f"checking the compatibility blob of {label} (CheckSystemCompatibilityInfo)"):
         blob = hyperv_checks.check_blob(api, vm["compatibility_info"], vm["compatibility_info_encoding"])
     if known.get("name"):  # the facts of this run name the host and its listeners
@@ -78,7 +78,7 @@ def _destination_checks(api, vm, destination_host, label, known):
 
 
 def _source_check(api, vm, destination_host, listeners, migration_type, label, known):
-    api.use_known_service((known.get("migration_service") or {}).get("keys"))
+    api.use_known_service((known.get("migration_service") or {}).get("selectors"))
     with step(f"asking the source whether {label} can migrate (CheckVirtualSystemIsMigratableToHost)"):
         system = {"Name": vm["id"], "CreationClassName": "Msvm_ComputerSystem"}
         return hyperv_checks.check_migratable(api, system, destination_host, migration_type, listeners)

@@ -510,7 +510,7 @@ def reroute(decision: dict[str, t.Any], host: str) -> dict[str, t.Any]:
     warnings = [item for item in decision["warnings"] if not (item["check"] == "Hyper-V" and item["role"] == role)]
     hyperv = decision["checks"]["hyperv"].get(host) or {}
     updated = {**decision, "destination": host,
-               "destination_computer_name": (service.get("keys") or {}).get("SystemName"),
+               "destination_computer_name": (service.get("selectors") or {}).get("SystemName"),
                "selection": _explain_selection(decision["selection"], host),
                "warnings": [reason(host, role, "Hyper-V", text) for text in hyperv.get("warnings") or []] + warnings}
     updated["message"] = gate_message.compose(updated)

@@ -94,7 +94,7 @@ def migration_service_facts(service: dict[str, t.Any], settings: dict[str, t.Any
         "active_storage_migrations": service.get("ActiveStorageMigrationCount"),
         "max_vm_migrations": settings.get("MaximumActiveVirtualSystemMigration"),
         "max_storage_migrations": settings.get("MaximumActiveStorageMigration"),
-        "keys": {key: service.get(key) for key in SERVICE_KEYS},  # lets later tasks call its methods directly
+        "selectors": {key: service.get(key) for key in SERVICE_KEYS},  # lets later tasks call its methods directly
     }
 
 

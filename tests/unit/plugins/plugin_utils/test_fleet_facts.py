@@ -20,7 +20,7 @@ def host_facts(vectors, *vms, enabled=True):
         "gathered_at": "2026-11-21T08:15:02+00:00",
         "host": {"name": "HV", "endpoint": "https://hv:5986/wsman", "vectors": vectors,
                  "migration_service": {"live_migration_enabled": enabled, "listener_addresses": ["10.0.0.1", "10.0.1.1"],
-                                       "active_vm_migrations": 1, "max_vm_migrations": 2, "keys": {"Name": "x"}}},
+                                       "active_vm_migrations": 1, "max_vm_migrations": 2, "selectors": {"Name": "x"}}},
         "vms": [{"id": vm_id, "name": name, "state": 2, "state_name": "Running", "configuration_version": "10.0",
                  "vectors": SMALL} for name, vm_id in vms],
     }

@@ -77,10 +77,18 @@ def pulled(items: str, last: bool) -> str:
     return f"<n:PullResponse>{context}<n:Items>{items}</n:Items>{tail}</n:PullResponse>"
 
 
+def in_turn(*replies: t.Any) -> t.Callable[[str], str]:
+    """A Canned responder that answers each request with the next reply (each a function of the MessageID)."""
+    answers = iter(replies)
+
+    def respond(message_id: str) -> str:
+        return next(answers)(message_id)
+    return respond
+
+
 def vms(*replies: t.Any) -> tuple[list[dict], Canned]:
     """The VMs a host with these replies reports, and the client (its `sent` counts the requests)."""
-    answers = iter(replies)
-    client = Canned(lambda message_id: next(answers)(message_id))
+    client = Canned(in_turn(*replies))
     return HyperVHost(client).virtual_machines(None), client
 
 
@@ -194,8 +202,7 @@ def test_an_item_of_another_class_is_typed_as_the_class_asked_for():
 def test_a_job_of_a_subclass_without_a_schema_is_typed_as_a_migration_job():
     job = ('<j:Msvm_StorageJob xmlns:j="{}" xsi:type="j:Msvm_StorageJob_Type"><j:InstanceID>J1</j:InstanceID>'
            "<j:JobState>7</j:JobState><j:ErrorCode>0</j:ErrorCode></j:Msvm_StorageJob>").format(class_uri(V2, "Msvm_StorageJob"))
-    answers = iter([reply(enumerated(job))])
-    host = HyperVHost(Canned(lambda message_id: next(answers)(message_id)))
+    host = HyperVHost(Canned(in_turn(reply(enumerated(job)))))
     found = host.job_by_query(EndpointReference(class_uri(V2, "Msvm_ConcreteJob"), {"InstanceID": "J1"}))
     assert (found["JobState"], found["ErrorCode"], found.get("PercentComplete")) == (7, 0, None)
 
@@ -233,17 +240,17 @@ def test_a_value_that_is_no_uint16_is_refused_naming_the_property(text):
 @pytest.mark.parametrize("text, expected", [("true", True), ("false", False), ("TRUE", True), ("False", False),
                                             (" true\r\n", True), ("1", True), ("0", False)])
 def test_booleans(text, expected):
-    settings = f'<m:S xmlns:m="{class_uri(V2, "Msvm_VirtualSystemMigrationServiceSettingData")}"><m:EnableVirtualSystemMigration>{text}</m:EnableVirtualSystemMigration></m:S>'
-    answers = iter([reply(enumerated(settings.replace("<m:S ", '<m:S xsi:type="m:Msvm_VirtualSystemMigrationServiceSettingData_Type" ')))])
-    host = HyperVHost(Canned(lambda message_id: next(answers)(message_id)))
+    typed = (f'<m:S xmlns:m="{class_uri(V2, "Msvm_VirtualSystemMigrationServiceSettingData")}" '
+             'xsi:type="m:Msvm_VirtualSystemMigrationServiceSettingData_Type">'
+             f'<m:EnableVirtualSystemMigration>{text}</m:EnableVirtualSystemMigration></m:S>')
+    host = HyperVHost(Canned(in_turn(reply(enumerated(typed)))))
     assert host.migration_settings()["EnableVirtualSystemMigration"] is expected
 
 
 # --- Method outputs -------------------------------------------------------------------------------------------------
 
 def service(*replies: t.Any) -> HyperVHost:
-    answers = iter(replies)
-    host = HyperVHost(Canned(lambda message_id: next(answers)(message_id)))
+    host = HyperVHost(Canned(in_turn(*replies)))
     host.use_known_service(SERVICE_KEYS)
     return host
 
@@ -417,7 +424,7 @@ def test_a_utf_16_reply_with_its_charset_is_read(http_host):
 def test_a_reply_that_is_no_ws_management_is_an_error_naming_the_host_and_what_came(http_host, status, body, error, said):
     with pytest.raises(error) as raised:
         over_http(http_host, status, "text/html", lambda _message_id: body)
-    assert type(raised.value) is error
+    assert type(raised.value) is error  # pylint: disable=unidiomatic-typecheck  # this class, not a subclass
     assert str(raised.value) == f"http://127.0.0.1:{http_host.server_address[1]}/wsman{' ' if said[0] != ':' else ''}{said}"
 
 

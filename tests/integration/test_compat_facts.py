@@ -86,7 +86,7 @@ def test_ntlm_with_message_encryption_over_http(hvsim_lab, gather):
         "enabled_state": 2, "live_migration_enabled": True, "listener_addresses": ["10.10.2.21"],
         "active_vm_migrations": 0, "active_storage_migrations": 0, "max_vm_migrations": 2, "max_storage_migrations": 2,
         "selectors": {"CreationClassName": "Msvm_VirtualSystemMigrationService", "Name": "migrationwmi",
-                 "SystemCreationClassName": "Msvm_ComputerSystem", "SystemName": "HV-NEW-01"},
+                      "SystemCreationClassName": "Msvm_ComputerSystem", "SystemName": "HV-NEW-01"},
     }
     db01, batch01 = facts["vms"]
     assert (db01["id"], db01["name"], db01["state"], db01["state_name"]) == (DB01, "db01", 2, "Running")

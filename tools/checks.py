@@ -57,6 +57,8 @@ class OtherCore:
 
 
 OTHER_CORES = (OtherCore('2.16', ((3, 10), (3, 12))), OtherCore('2.21', ((3, 12), (3, 14))))
+# Galaxy and Automation Hub check a collection with the newest ansible-test: its sanity runs too, beside .venv's.
+SANITY_CORE = OTHER_CORES[-1]
 # Kerberos: Debian's MIT KDC, client tools and headers (the tests run a KDC of their own, tests/kdc), then the
 # Python packages that compile against them.
 KERBEROS_REQUIREMENTS = (ROOT / 'requirements-kerberos.txt',)
@@ -75,17 +77,18 @@ COLLECTION_LINK = COLLECTIONS / 'ansible_collections' / 'vmgate' / 'hyperv'
 SANITY_SKIP = ('pslint',)
 
 
-def environment() -> dict[str, str]:
-    """os.environ with the venv first on PATH and Ansible pointed at this checkout and the venv python."""
+def environment(venv: Path = VENV) -> dict[str, str]:
+    """os.environ with the venv (.venv, or another core's) first on PATH and Ansible pointed at this checkout and the
+    venv's python."""
     env = dict(os.environ)
     env.pop('PYTHONHOME', None)
-    env['VIRTUAL_ENV'] = str(VENV)
+    env['VIRTUAL_ENV'] = str(venv)
     path = env.get('PATH', '')
-    if not path.startswith(str(VENV_BIN) + os.pathsep):  # idempotent: conftest re-applies it under ./dev test
-        env['PATH'] = os.pathsep.join([str(VENV_BIN), path])
+    if not path.startswith(str(venv / 'bin') + os.pathsep):  # idempotent: conftest re-applies it under ./dev test
+        env['PATH'] = os.pathsep.join([str(venv / 'bin'), path])
     env['ANSIBLE_COLLECTIONS_PATH'] = str(COLLECTIONS)
     # Interpreter discovery can land on a pyenv shim that does not run; name the interpreter.
-    env['ANSIBLE_PYTHON_INTERPRETER'] = str(VENV_PYTHON)
+    env['ANSIBLE_PYTHON_INTERPRETER'] = str(venv / 'bin' / 'python')
     return env
 
 
@@ -355,25 +358,28 @@ def link_collection() -> None:
     COLLECTION_LINK.symlink_to(target, target_is_directory=True)
 
 
-def get_pip_cache_path() -> Path:
-    """Where ansible-test looks for its pip bootstrap script, for the pip version it pins."""
+def get_pip_cache_path(venv: Path = VENV) -> Path:
+    """Where the venv's ansible-test looks for its pip bootstrap script, for the pip version it pins."""
     code = (
         'import types\n'
         'from ansible_test._internal.python_requirements import get_venv_packages\n'
-        f"print(get_venv_packages(types.SimpleNamespace(version='{venv_python_version()}'))['pip'])\n"
+        f"print(get_venv_packages(types.SimpleNamespace(version='{venv_python_version(venv)}'))['pip'])\n"
     )
-    version = subprocess.run([str(VENV_PYTHON), '-c', code], check=True, capture_output=True, text=True).stdout.strip()
+    version = subprocess.run([str(venv / 'bin' / 'python'), '-c', code], check=True, capture_output=True,
+                             text=True).stdout.strip()
     return Path(os.path.expanduser('~/.ansible/test/cache')) / f"get_pip_{version.replace('.', '_')}.py"
 
 
 def install_get_pip() -> None:
-    """Let ansible-test bootstrap pip in its sanity venvs without downloading get-pip.py."""
+    """Let ansible-test (.venv's, and the newest core's, SANITY_CORE) bootstrap pip in its sanity venvs without
+    downloading get-pip.py."""
     source = ROOT / 'tools' / 'get_pip_offline.py'
-    cache = get_pip_cache_path()
-    if cache.exists() and cache.read_bytes() == source.read_bytes():
-        return
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, cache)
+    for venv in (VENV, *([SANITY_CORE.venv] if core_problem(SANITY_CORE) is None else [])):
+        cache = get_pip_cache_path(venv)
+        if cache.exists() and cache.read_bytes() == source.read_bytes():
+            continue
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, cache)
 
 
 # Checks
@@ -405,21 +411,22 @@ def stage_collection(base: Path) -> Path:
     return root
 
 
-def venv_python_version() -> str:
+def venv_python_version(venv: Path = VENV) -> str:
     """'3.11' for the venv's interpreter (read from pyvenv.cfg, no subprocess)."""
-    for line in (VENV / 'pyvenv.cfg').read_text(encoding='utf-8').splitlines():
+    for line in (venv / 'pyvenv.cfg').read_text(encoding='utf-8').splitlines():
         key, sep, value = line.partition('=')
         if sep and key.strip() in ('version', 'version_info'):
             return '.'.join(value.strip().split('.')[:2])
     return '%d.%d' % sys.version_info[:2]
 
 
-def sanity(*extra: str, capture: bool = False) -> subprocess.CompletedProcess:
-    """ansible-test sanity on a staged copy, for the venv's Python only (other pythons may be broken shims)."""
-    cmd = ['sanity', '--color', 'no', '--python', venv_python_version()]
+def sanity(*extra: str, capture: bool = False, venv: Path = VENV) -> subprocess.CompletedProcess:
+    """ansible-test sanity on a staged copy, with the venv's ansible-test (.venv's, or SANITY_CORE's) and for its
+    Python only (other pythons may be broken shims)."""
+    cmd = ['sanity', '--color', 'no', '--python', venv_python_version(venv)]
     for test in SANITY_SKIP:
         cmd += ['--skip-test', test]
-    return ansible_test(cmd + list(extra), capture=capture)
+    return ansible_test(cmd + list(extra), capture=capture, venv=venv)
 
 
 def units(*extra: str, capture: bool = False) -> subprocess.CompletedProcess:
@@ -432,11 +439,11 @@ def units(*extra: str, capture: bool = False) -> subprocess.CompletedProcess:
     return ansible_test(cmd + list(extra), capture=capture)
 
 
-def ansible_test(args: list[str], *, capture: bool) -> subprocess.CompletedProcess:
-    """ansible-test <args> from a staged copy of the collection of its own, removed afterwards."""
-    base = BUILD / f'{args[0]}-{os.getpid()}'
+def ansible_test(args: list[str], *, capture: bool, venv: Path = VENV) -> subprocess.CompletedProcess:
+    """ansible-test <args> (the venv's) from a staged copy of the collection of its own, removed afterwards."""
+    base = BUILD / f'{args[0]}-{venv.name}-{os.getpid()}'
     try:
-        env = environment()
+        env = environment(venv)
         env.pop('ANSIBLE_COLLECTIONS_PATH')  # ansible-test sets up its own view of the collection
         return run(['ansible-test', *args], cwd=stage_collection(base), env=env, capture=capture)
     finally:

@@ -10,10 +10,13 @@ import time
 import typing as t
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.actions.host_session import HostSession
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import HyperVError
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.cluster import FailoverCluster
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.cluster_move import is_lost_reply
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.failures import step
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.errors import WSManError
 
-DRAIN_OVER = ("completed", "failed")
+DRAIN_UNDER_WAY = ("not initiated", "in progress")  # anything else (completed, failed, unknown, none) ends the wait
 
 
 def pause(session: HostSession, node: str, cluster: str, *, timeout: float, poll: float,
@@ -24,13 +27,13 @@ def pause(session: HostSession, node: str, cluster: str, *, timeout: float, poll
     def work(api: t.Any) -> dict[str, t.Any]:
         failover = FailoverCluster(api.client)
         with step(f"pausing cluster node {node} with drain (MSCluster_Node.Pause)"):
-            failover.pause_node(node, drain=True)
+            _pause_once(failover, node)
         say(f"Cluster node {node} of {cluster}: paused, the cluster drains what is left on it")
         started, status = clock(), None
         while True:
             with step(f"following the drain of cluster node {node} (MSCluster_Node.NodeDrainStatus)"):
                 status = failover.drain_status(node)
-            if status in DRAIN_OVER or status is None or clock() - started >= timeout:
+            if status not in DRAIN_UNDER_WAY or clock() - started >= timeout:
                 break
             sleep(poll)
         failed = status != "completed"
@@ -45,3 +48,18 @@ def pause(session: HostSession, node: str, cluster: str, *, timeout: float, poll
         say(msg)
         return {"node": node, "cluster": cluster, "paused": True, "drain_status": status, "failed": failed, "msg": msg}
     return session.run(work)
+
+
+def _pause_once(failover: FailoverCluster, node: str) -> None:
+    """Pause with drain, sent once: after a lost reply the node is asked whether it is paused (then its drain is
+    followed as usual), never sent the request again."""
+    try:
+        failover.pause_node(node, drain=True)
+    except (WSManError, HyperVError) as exc:
+        if not is_lost_reply(exc):
+            raise
+        now = failover.node(node)
+        if now["state"] != "paused":
+            raise HyperVError(f"the reply to the pause of cluster node {node} was lost ({exc}) and the node is "
+                              f"{now['state']}, not paused; it was not sent again. Pause it (Suspend-ClusterNode -Drain) "
+                              "when the cluster is reachable, or run the drain again.") from None

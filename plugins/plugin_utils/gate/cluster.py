@@ -30,18 +30,21 @@ def clustered(view: t.Mapping[str, t.Any] | None, vm_id: str | None) -> dict[str
 def owner_of(view: t.Mapping[str, t.Any], vm: str) -> str | None:
     """The node that owns the VM role answering to `vm` (its GUID, or its group's name as Failover Cluster Manager
     shows it, case aside), when exactly one does: a hint where to look for the VM, which is then found there by
-    its id or name as on any host."""
-    wanted = vm.strip("{}").upper() if is_guid(vm) else None  # an ASCII GUID only: "ﬀ".upper() is "FF"
-    owners = {role["owner_node"] for vm_id, role in (view.get("vms") or {}).items()
-              if vm_id == wanted or same_name(str(role.get("group") or ""), vm)}
+    its id (when `vm` is a GUID) or name as on any host."""
+    roles = (view.get("vms") or {}).items()
+    if is_guid(vm):  # an id is only ever an id (an ASCII GUID: "ﬀ".upper() is "FF"), never a group named like it
+        owners = {role["owner_node"] for vm_id, role in roles if vm_id == vm.strip("{}").upper()}
+    else:
+        owners = {role["owner_node"] for _vm_id, role in roles if same_name(str(role.get("group") or ""), vm)}
     return owners.pop() if len(owners) == 1 else None
 
 
 def node_name(view: t.Mapping[str, t.Any], host: str, computer_name: str | None = None) -> str | None:
     """The cluster's name for an inventory host: its node of the same name (without case), of the same first DNS
-    label, or named as the host's computer name; None when the host is not a node of this cluster."""
-    wanted = {host.lower(), host.split(".", 1)[0].lower()} | ({computer_name.lower()} if computer_name else set())
-    return next((node for node in view.get("nodes") or {} if node.lower() in wanted), None)
+    label, or named as the host's computer name (same_name: never a lookalike); None when the host is not a node of
+    this cluster."""
+    wanted = [host, host.split(".", 1)[0]] + ([computer_name] if computer_name else [])
+    return next((node for node in view.get("nodes") or {} if any(same_name(node, name) for name in wanted)), None)
 
 
 def node_hosts(view: t.Mapping[str, t.Any], inventory: t.Iterable[str]) -> dict[str, str]:
@@ -59,19 +62,25 @@ def default_candidates(view: t.Mapping[str, t.Any], role: t.Mapping[str, t.Any],
     """Where a clustered VM may go when no host was named: the inventory hosts of its cluster's other nodes (those
     the cluster would refuse stay, so that the decision says why not), and the other nodes the inventory lacks."""
     hosts = node_hosts(view, inventory)
-    others = [node for node in view["nodes"] if node.lower() != str(role["owner_node"]).lower()]
+    others = [node for node in view["nodes"] if not same_name(node, str(role["owner_node"]))]
     return [hosts[node] for node in others if node in hosts], [node for node in others if node not in hosts]
 
 
 def _may_own(role: t.Mapping[str, t.Any], node: str) -> bool:
     owners = role.get("possible_owners")
-    return owners is None or node.lower() in {owner.lower() for owner in owners}
+    return owners is None or any(same_name(owner, node) for owner in owners)
 
 
 def node_problem(view: t.Mapping[str, t.Any], role: t.Mapping[str, t.Any], vm_label: str, host: str,
                  computer_name: str | None = None) -> str | None:
     """Why the cluster will not take the VM to this host, in a sentence with the remedy; None when it may."""
     cluster, group = view["name"], role["group"]
+    mates = [f"{other.get('resource')!r} (VM {vm_id})" for vm_id, other in (view.get("vms") or {}).items()
+             if other is not role and vm_id != role.get("vm_id") and same_name(str(other.get("group") or ""), str(group or ""))]
+    if mates:  # the cluster moves a group whole: the others would move too, ungated
+        return (f"group {group} of cluster {cluster} holds {vm_label} and also {', '.join(mates)}: the cluster moves "
+                "a group whole, so they would move too without being gated. Give each VM a role of its own, then gate "
+                "it again.")
     node = node_name(view, host, computer_name)
     if node is None:
         return (f"{host} is not a node of cluster {cluster}, where {vm_label} is a clustered role (group {group}). A "

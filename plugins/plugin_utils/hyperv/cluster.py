@@ -14,7 +14,7 @@ import re
 import struct
 import typing as t
 
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import HyperVError, is_guid
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import HyperVError, is_guid, same_name
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman import cim_types
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman import soap as wsman_xml
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.wsman.client import WSManClient
@@ -123,8 +123,16 @@ def normal_vm_id(text: str) -> str:
 
 
 def same_node(first: str | None, second: str | None) -> bool:
-    """Node names compare without case, as Windows computer names do."""
-    return first is not None and second is not None and first.lower() == second.lower()
+    """Node names compare without case, as Windows computer names do, but never a lookalike (api.same_name)."""
+    return first is not None and second is not None and same_name(first, second)
+
+
+def group_mates(resources: t.Mapping[str, t.Mapping[str, t.Any]], vm_id: str) -> list[t.Mapping[str, t.Any]]:
+    """The other VM resources in the group of the VM `vm_id` (vm_resources' keys). The cluster moves a group whole,
+    so moving one of them would move the others too, ungated."""
+    own = resources[vm_id]
+    return [other for key, other in resources.items()
+            if key != vm_id and own["group"] is not None and same_name(str(other["group"] or ""), str(own["group"]))]
 
 
 _WMI_PATH_NAME = re.compile(r'\bName\s*=\s*"((?:[^"\\]|\\.)*)"', re.IGNORECASE)
@@ -219,12 +227,16 @@ class FailoverCluster:
         drain_status = None if drain is None else DRAIN_STATUSES.get(drain, "unknown")
         return name, {"state": state, "state_value": state_value, "drain_status": drain_status}
 
-    def drain_status(self, node: str) -> str | None:
-        """The node's NodeDrainStatus by name ('in progress', 'completed', ...), None when it reports none."""
+    def node(self, node: str) -> dict[str, t.Any]:
+        """One node by name: {"state", "state_value", "drain_status"} as nodes() gives them."""
         instances = self._enumerate(f"SELECT * FROM MSCluster_Node WHERE Name = {wql_literal(node)}")
         if not instances:
             raise HyperVError(f"the failover cluster of {self.client.endpoint} has no node named {node!r}")
-        return self._node(instances[0])[1]["drain_status"]
+        return self._node(instances[0])[1]
+
+    def drain_status(self, node: str) -> str | None:
+        """The node's NodeDrainStatus by name ('in progress', 'completed', ...), None when it reports none."""
+        return self.node(node)["drain_status"]
 
     def vm_resources(self) -> dict[str, dict[str, t.Any]]:
         """VM GUID (upper case, no braces) -> its Virtual Machine resource (see vm_resource); fails, naming the

@@ -25,6 +25,7 @@ from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.cluster impor
     NODE_UP,
     ClusterCallFailed,
     FailoverCluster,
+    group_mates,
     normal_vm_id,
     same_node,
 )
@@ -78,7 +79,7 @@ class _Move:
     migration_state: int | None
 
 
-def _is_lost_reply(exc: Exception) -> bool:
+def is_lost_reply(exc: Exception) -> bool:
     """No answer to a request that was sent: it may have arrived, and the move may be under way."""
     return isinstance(exc, (TransportError, ResponseError)) or (isinstance(exc, WSManFault) and exc.retryable)
 
@@ -119,11 +120,18 @@ class ClusterMover:
         vm_id = normal_vm_id(request.vm_id)
         label = f"VM {request.vm_name!r} ({vm_id})" if request.vm_name else f"VM {vm_id}"
         with step(f"reading the VM roles of failover cluster {self.where}"):
-            resource = self.cluster.vm_resources().get(vm_id)
+            resources = self.cluster.vm_resources()
+        resource = resources.get(vm_id)
         if resource is None:
             raise MoveFailed(f"{label} is not a role of failover cluster {self.where}, so the cluster cannot move it; "
                              "nothing was moved. Move a VM that is not clustered with vm_move, or make it a role "
                              "(Add-ClusterVirtualMachineRole) first.")
+        mates = group_mates(resources, vm_id)
+        if mates:
+            raise MoveFailed(f"group {resource['group']!r} of failover cluster {self.where} holds {label} and also "
+                             f"{', '.join(repr(other['resource']) + ' (VM ' + other['vm_id'] + ')' for other in mates)}; "
+                             "the cluster moves a group whole, so they would move too without being gated. Nothing was "
+                             "sent. Give each VM a role of its own, then gate it again.")
         report.vm = {"id": vm_id, "name": request.vm_name, "resource": resource["resource"], "group": resource["group"]}
         if resource["migration_state_value"] in MIGRATING:
             raise MoveFailed(f"{label} is already being moved by failover cluster {self.where} (migration state "
@@ -187,7 +195,7 @@ class ClusterMover:
             raise MoveFailed(f"failover cluster {self.where} refused to move {move.label} to {move.destination}: {exc}. "
                              f"It is still on {move.source}; nothing was moved. {advice}") from None
         except (WSManError, HyperVError) as exc:
-            if _is_lost_reply(exc):
+            if is_lost_reply(exc):
                 self.say(f"{move.label}: the move request's reply was lost ({exc}); asking the cluster where the VM is")
                 return exc
             raise StepFailed(f"requesting the move of {move.label} to {move.destination} "
@@ -275,9 +283,14 @@ class ClusterMover:
             group = self.cluster.group(move.group)
         if group is not None and group["queued"]:
             return
-        raise MoveFailed(f"the reply to the move request of {move.label} was lost ({lost}); {move.label} is still on "
-                         f"{move.source} and the cluster shows no move of it, so the request most likely did not arrive. "
-                         "It was not sent again; run the task again when the cluster is reachable.")
+        shown = f"the reply to the move request of {move.label} was lost ({lost}); {move.label} is still on {move.source} " \
+                "and the cluster shows no move of it"
+        if group is not None and group["queued"] is None:  # no StatusInformation: a queued move looks just like this
+            raise MoveFailed(f"{shown}, but it does not say whether the move waits in its queue (its group reports no "
+                             "StatusInformation), so the move may still start. It was not sent again; check the group "
+                             "(Get-ClusterGroup) and let any move of it end before running the task again.")
+        raise MoveFailed(f"{shown}, so the request most likely did not arrive. It was not sent again; run the task again "
+                         "when the cluster is reachable.")
 
     def _timed_out(self, move: _Move, request: ClusterMoveRequest, resource: dict[str, t.Any], seen_moving: bool) -> str:
         if resource["migration_state_value"] in MIGRATING:

@@ -212,15 +212,20 @@ class WaveRun:
                                                              return_when=concurrent.futures.FIRST_COMPLETED)
                     if done and queue.waiting:  # and those ending with it (SETTLE_S)
                         done, _pending = concurrent.futures.wait(running, timeout=SETTLE_S)
+                    failed = False
                     for future in done:
                         migration = running.pop(future)
                         outcomes[id(migration)].update(_moved(outcomes[id(migration)], future))
-                        queue.finish(migration, moved=bool(outcomes[id(migration)]["decision"].get("moved")))
+                        moved = bool(outcomes[id(migration)]["decision"].get("moved"))
+                        queue.finish(migration, moved=moved)
+                        failed = failed or not moved
+                    if failed and queue.waiting:  # its hosts may have changed (live migration off, a lower limit):
+                        self._refresh(queue)  # read them before sending more there
+                        refreshed = time.monotonic()
                 elif queue.waiting:  # nothing of the wave runs, yet nothing may start: others' migrations hold slots
                     stuck_since = stuck_since or time.monotonic()
-                    no_room = all(len(queue.short_of_room(migration)) == len(migration.destinations)
-                                  for migration in queue.waiting)
-                    if no_room or time.monotonic() - stuck_since >= wait:  # memory frees only when the wave's VMs leave
+                    hopeless = all(queue.hopeless(migration) for migration in queue.waiting)
+                    if hopeless or time.monotonic() - stuck_since >= wait:
                         self._give_up(queue, outcomes, time.monotonic() - stuck_since)
                         break
                     time.sleep(poll)
@@ -257,20 +262,31 @@ class WaveRun:
                 continue
             queue.slots.limits[host] = service.get("max_vm_migrations")
             queue.slots.running[host] = max(int(service.get("active_vm_migrations") or 0), ours.get(host, 0))
+            if service.get("live_migration_enabled") is False:
+                queue.slots.closed.add(host)
+            else:
+                queue.slots.closed.discard(host)
 
     def _give_up(self, queue: Queue, outcomes: dict[int, dict[str, t.Any]], seconds: float) -> None:
         for migration in list(queue.waiting):
             queue.waiting.remove(migration)
             decision = outcomes[id(migration)]["decision"]
             label = decision["vm_name"] or decision["vm"]
-            short = queue.short_of_room(migration)
-            if len(short) == len(migration.destinations):  # memory, not slots: waiting would not have helped
+            short, closed = queue.short_of_room(migration), queue.closed_to(migration)
+            if closed:  # turned off after the decision: waiting would not have helped
+                why = (f"live migration is turned off on {', '.join(closed)} now"
+                       + (f" (and {', '.join(short)} lack the room)" if short else "")
+                       + ": the migration was not sent. Turn it on (Enable-VMMigration) and run the wave again.")
+            elif len(short) == len(migration.destinations):  # memory, not slots: waiting would not have helped
                 why = (f"no room left for {label} on {', '.join(short)} once the wave's other VMs were placed there "
                        f"(it needs {migration.needed_mb} MB): the migration was not sent.")
             else:
-                full = [host for host in (migration.source, *migration.destinations) if queue.slots.free(host) <= 0]
-                why = (f"no free live-migration slot on {', '.join(full)} after waiting {seconds:.0f} s (limit_wait): "
-                       "the migration was not sent.")
+                ends = (migration.source, *migration.destinations)
+                off = [host for host in ends if host in queue.slots.closed]
+                full = [host for host in ends if queue.slots.free(host) <= 0 and host not in off]
+                why = (f"no free live-migration slot on {', '.join(full)} after waiting {seconds:.0f} s (limit_wait)"
+                       + (f", and live migration is turned off on {', '.join(off)}" if off else "")
+                       + ": the migration was not sent.")
             outcomes[id(migration)]["decision"] = model.record_move(
                 decision, {"msg": f"{why} {label} is still on {decision['source']}."}, failed=True)
 

@@ -39,14 +39,18 @@ class Migration:
 
 
 class Slots:
-    """Every host's limit and the live migrations running there (others', as read, and the wave's own)."""
+    """Every host's limit and the live migrations running there (others', as read, and the wave's own), and the hosts
+    where live migration is turned off (closed: none starts there until it is on again)."""
 
     def __init__(self, limits: t.Mapping[str, int | None], running: t.Mapping[str, int] | None = None):
         self.limits = dict(limits)
         self.running = {host: int((running or {}).get(host) or 0) for host in self.limits}
+        self.closed: set[str] = set()
 
     def free(self, host: str) -> int:
         """Free slots; a host whose limit is unknown takes one migration at a time (fail safe, not fast)."""
+        if host in self.closed:
+            return 0
         limit = self.limits.get(host)
         return max(0, (1 if limit is None else int(limit)) - self.running.get(host, 0))
 
@@ -123,6 +127,20 @@ class Queue:
     def short_of_room(self, migration: Migration) -> list[str]:
         """The destinations a waiting migration may take that lack the memory for it now."""
         return [host for host in migration.destinations if not self.room.fits(host, migration.needed_mb)]
+
+    def closed_to(self, migration: Migration) -> list[str]:
+        """The hosts with live migration off that keep a waiting migration from starting: its source, or every
+        destination that is not short of room; empty when one of its destinations is open."""
+        if migration.source in self.slots.closed:
+            return [migration.source]
+        short = self.short_of_room(migration)
+        closed = [host for host in migration.destinations if host in self.slots.closed]
+        return closed if closed and all(host in closed or host in short for host in migration.destinations) else []
+
+    def hopeless(self, migration: Migration) -> bool:
+        """Whether waiting cannot start it, as far as the wave knows: live migration is off where it would go, or
+        none of its destinations has the memory (memory frees only when the wave's own VMs leave)."""
+        return bool(self.closed_to(migration)) or len(self.short_of_room(migration)) == len(migration.destinations)
 
     def _work(self) -> dict[str, float]:
         """Each host's migrations still to run (waiting, on either end), per slot: how long it will be busy."""

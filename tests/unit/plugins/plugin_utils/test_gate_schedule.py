@@ -204,3 +204,30 @@ def test_a_wave_that_naive_placement_would_overfill_fits_every_vm_where_it_has_r
     _wall, _peaks, order = simulate(queue)
     placed = {host: sum(1 for migration in order if migration.destination == host) for host in room.for_vms}
     assert placed == {"HV01": 0, "HV02": 2, "HV03": 2, "HV04": 4, "HV05": 4} and not queue.waiting
+
+
+def test_nothing_starts_on_a_host_with_live_migration_off_and_a_vm_goes_to_its_open_alternative():
+    queue = Queue(Slots({"SRC": 4, "OFF": 2, "ON": 2}))
+    queue.slots.closed.add("OFF")
+    queue.submit(Migration("vm1", "SRC", ("OFF", "ON")))  # OFF first: its rank, and the most free slots otherwise
+    queue.submit(Migration("vm2", "SRC", ("OFF",)))
+    started = queue.start()
+    assert [(migration.vm, migration.destination) for migration in started] == [("vm1", "ON")]
+    assert [migration.vm for migration in queue.waiting] == ["vm2"]
+    assert queue.closed_to(queue.waiting[0]) == ["OFF"] and queue.hopeless(queue.waiting[0])
+    queue.slots.closed.discard("OFF")  # turned on again
+    assert [migration.vm for migration in queue.start()] == ["vm2"]
+
+
+@pytest.mark.parametrize("closed, short, blocking", [
+    ({"SRC"}, set(), ["SRC"]),  # its source: nothing can leave
+    ({"A"}, {"B"}, ["A"]),  # one destination off, the other without room
+    ({"A", "B"}, set(), ["A", "B"]),
+    ({"A"}, set(), []),  # B is open: waiting for a slot there may help
+], ids=["source", "off-and-short", "every-destination", "one-open"])
+def test_closed_to_names_the_hosts_that_keep_a_migration_from_starting(closed, short, blocking):
+    queue = Queue(Slots({"SRC": 2, "A": 2, "B": 2}), Room({host: 0 for host in short}))
+    queue.slots.closed.update(closed)
+    migration = Migration("vm1", "SRC", ("A", "B"), needed_mb=1024)
+    assert queue.closed_to(migration) == blocking
+    assert queue.hopeless(migration) is bool(blocking)

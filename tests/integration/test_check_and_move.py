@@ -246,3 +246,13 @@ def test_vm_move_of_a_clustered_vm_in_check_mode_sends_nothing_and_is_idempotent
     assert result.returncode == 0, result.stdout
     assert not registered["move"]["changed"] and "already on HVC-N1" in registered["move"]["msg"]
     assert hvsim_cluster.cluster_moves() == []
+
+
+def test_a_clustered_vm_owned_by_another_node_than_the_source_is_not_moved(hvsim_cluster, play):
+    """The source says where the VM was gated: a role the cluster moved elsewhere since is not moved from there. By its
+    id, as a wave moves it (by its name, the source's own search already finds it missing)."""
+    sql01 = hvsim_cluster.guid("sql01")
+    result, _registered = play(hvsim_cluster, [move(sql01, "HVC-N3", "HVC-N2")])  # sql01 runs on HVC-N1
+    message = task_failure(result)
+    assert " is on HVC-N1, not on HVC-N3 as when the decision was made; nothing was moved. Gate it again." in message
+    assert hvsim_cluster.cluster_moves() == [] and hvsim_cluster.where("sql01") == "HVC-N1"

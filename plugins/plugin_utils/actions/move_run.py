@@ -75,6 +75,7 @@ def _through_the_cluster(source: HostSession, destination: HostSession, request:
     try:
         report = mover.move(ClusterMoveRequest(
             vm_id=role["vm_id"], destination=destination.label, vm_name=role["vm_name"],
+            expected_source=source.label,  # moved by someone else since: gated for another source, so not sent
             timeout_s=request.timeout_s, poll_interval_s=request.poll_interval_s), check_mode)
     except MoveFailed as exc:
         if "is not a node of failover cluster" in str(exc):

@@ -150,7 +150,7 @@ class ClusterMover:
         if same_node(source, destination):
             report.msg = f"{label} is already on {source}; nothing to do."
             return None
-        if request.expected_source and not same_node(source, request.expected_source):
+        if request.expected_source and not _names_node(request.expected_source, source):
             raise MoveFailed(f"{label} is on {source}, not on {request.expected_source} as when the decision was made; "
                              "nothing was moved. Gate it again.")
         self._check_possible_owner(resource["resource"], destination, label)
@@ -162,7 +162,7 @@ class ClusterMover:
         with step(f"reading the nodes of failover cluster {self.where}"):
             nodes = self.cluster.nodes()
         matches = [name for name in nodes if same_node(name, wanted)]
-        matches = matches or [name for name in nodes if same_node(name, wanted.split(".", 1)[0])]
+        matches = matches or [name for name in nodes if _names_node(wanted, name)]
         if len(matches) != 1:
             raise MoveFailed(f"{wanted} is not a node of failover cluster {self.where} (its nodes: "
                              f"{', '.join(sorted(nodes)) or 'none'}); {label} was not moved. Choose one of its nodes.")
@@ -301,3 +301,8 @@ class ClusterMover:
             now = f"it is still on {move.source} and the move has not started (the cluster may have queued it)"
         return (f"{move.label} is not on {move.destination} after {request.timeout_s:g} s: {now}. The move was not "
                 "canceled; follow it (Get-ClusterGroup) and check where the VM is before trying again.")
+
+
+def _names_node(host: str, node: str) -> bool:
+    """Whether an inventory host names this cluster node: by its name, or by its first DNS label (an FQDN)."""
+    return same_node(node, host) or same_node(node, host.split(".", 1)[0])

@@ -15,6 +15,8 @@ import tempfile
 
 import yaml
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.reserve import DEFAULT_RESERVE_MB
@@ -38,6 +40,7 @@ ARGUMENT_SPEC = {
     "plan_file": {"type": "path"},
     "memory_reserve_mb": {"type": "raw", "default": DEFAULT_RESERVE_MB},
 }
+BLANK_IS_DEFAULT = ("facts_file", "title", "source", "plan", "plan_file", "memory_reserve_mb")
 FILES = {"html": "fleet-report.html", "markdown": "fleet-report.md", "facts": "fleet-facts.json"}
 FILE_MODE = 0o644
 DIRECTORY_MODE = 0o755
@@ -51,11 +54,10 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         self._supports_check_mode = True  # check mode computes everything and writes nothing
         result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(
-            argument_spec=ARGUMENT_SPEC, mutually_exclusive=[SOURCES, PLANS], required_one_of=[SOURCES])
+        args = self._arguments()
+        dest = _directory(args["dest"])  # checked in check mode too: a check run says what the run would do
         fleet, source = self._fleet(args)
         plan = self._plan(args)
-        dest = os.path.realpath(args["dest"])
         generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         try:
             report_pages = pages.pages(fleet, args["title"], args["source"] or source, generated, plan,
@@ -64,6 +66,10 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(str(exc)) from None
         texts = {"html": report_pages.html, "markdown": report_pages.markdown, "facts": report_pages.facts}
         files = {kind: os.path.join(dest, name) for kind, name in FILES.items()}
+        for path in files.values():
+            if os.path.isdir(path):
+                raise AnsibleActionFail(f"Cannot write the fleet report to {dest}: {path} is a directory; the report "
+                                        "writes a file of that name there. Move it away, or give another dest.")
         changed = [kind for kind, path in files.items() if _differs(path, texts[kind])]
         if not self._task.check_mode:
             _write(dest, {files[kind]: texts[kind] for kind in changed})
@@ -82,6 +88,18 @@ class ActionModule(ActionBase):
         if args["return_markdown"]:
             result["markdown"] = report_pages.markdown
         return result
+
+    def _arguments(self):
+        """The options, checked; one left blank, as AWX's launch form sends an unanswered question, is not given
+        (dest, required, is refused when blank)."""
+        given = {key: value for key, value in self._task.args.items() if key not in BLANK_IS_DEFAULT or not _blank(value)}
+        validation = ArgumentSpecValidator(ARGUMENT_SPEC, mutually_exclusive=[SOURCES, PLANS],
+                                           required_one_of=[SOURCES]).validate(given)
+        if validation.error_messages:  # worded as ActionBase.validate_argument_spec words them
+            unsupported = isinstance(validation.errors[0], UnsupportedError)
+            prefix = f"Unsupported parameters for ({self._load_name}) module: " if unsupported else ""
+            raise AnsibleActionFail(prefix + validation.errors.msg)
+        return validation.validated_parameters
 
     def _fleet(self, args):
         """({hosts, vms}, where it came from) from whichever of fleet, facts_by_host and facts_file is given."""
@@ -129,6 +147,25 @@ class ActionModule(ActionBase):
             return yaml.load(data, Loader=_YAML_LOADER)  # nosec B506: a safe loader
         except yaml.YAMLError as exc:
             raise AnsibleActionFail(f"The {what} {path} is neither JSON nor YAML: {exc}") from None
+
+
+def _blank(value):
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _directory(dest):
+    """dest as an absolute path, once it is known the report's directory can be there: not blank, and neither it nor
+    the nearest of its parents that exists a file (the directories missing are created when the files are written)."""
+    if _blank(dest):
+        raise AnsibleActionFail(f"dest is blank ({dest!r}): give the directory to write the report to.")
+    dest = os.path.realpath(dest)
+    existing = dest
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise AnsibleActionFail(f"Cannot write the fleet report to {dest}: {existing} is a file, not a directory. "
+                                "Give a directory as dest (it is created when missing).")
+    return dest
 
 
 def _differs(path, text):

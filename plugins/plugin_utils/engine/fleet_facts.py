@@ -58,10 +58,11 @@ def fleet_facts(facts_by_host: t.Any) -> dict[str, dict[str, t.Any]]:
                           "virtual_processors": vm.get("virtual_processors")})
     names = Counter(vm["name"] for vm in found)
     keys = Counter(_key(vm, names) for vm in found)
-    vms = {}
+    vms: dict[str, t.Any] = {}
     for vm in found:
         key = _key(vm, names)
-        vms[key if keys[key] == 1 else f"{key} on {vm['host']}"] = vm  # one VM reported by two hosts
+        key = key if keys[key] == 1 else f"{key} on {vm['host']}"  # one VM reported by two hosts
+        vms[_unused(key, vms)] = vm  # a VM named like another's key, or twice on a host without ids, hides none
     return {"hosts": hosts, "vms": vms}
 
 
@@ -100,3 +101,12 @@ def _vm_role(role: t.Any) -> dict[str, t.Any] | None:
 
 def _key(vm: dict[str, t.Any], names: Counter) -> str:
     return vm["name"] if names[vm["name"]] == 1 or not vm["id"] else f"{vm['name']} ({vm['id']})"
+
+
+def _unused(key: str, taken: Mapping) -> str:
+    """key, else the first of "key #2", "key #3", ... that no VM has taken."""
+    number, unique = 1, key
+    while unique in taken:
+        number += 1
+        unique = f"{key} #{number}"
+    return unique

@@ -5,8 +5,11 @@
 engine/fleet.py computes what the report shows; this lays it out with plain Jinja2 (the templates next to this file),
 so the million cells of a large fleet never pass through Ansible's templating. Autoescape is on for both templates:
 every value is HTML-escaped where it is written (Markdown renderers pass raw HTML through too), and the Markdown's
-`md` filter also escapes the characters Markdown and its tables give a meaning to. Pure: no Ansible, and no I/O but
-reading the templates.
+`md` filter also escapes the characters Markdown and its tables give a meaning to. Every value is also shown as it is
+(shown(), the environment's finalize): a line break in a name folds to a space, so it can neither end a table's row
+nor add a line to a tooltip, and a character that does not show (a control, a bidi override, a zero-width space) is
+written as its escape, so it can neither reorder the text around it nor make two names look alike. Pure: no
+Ansible, and no I/O but reading the templates.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import typing as t
+import unicodedata
 from collections.abc import Mapping
 
 import jinja2
@@ -28,8 +33,15 @@ DEFAULT_TITLE = "Hyper-V fleet: live-migration compatibility"
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 HTML_TEMPLATE = "fleet_report.html.j2"
 MARKDOWN_TEMPLATE = "fleet_report.md.j2"
-# Characters Markdown (and its tables: |) gives a meaning to; a line break (\n or \r) would end a table's row.
-_MARKDOWN_ESCAPES = {ord(char): "\\" + char for char in "\\|*_`[]"} | {ord("\n"): " ", ord("\r"): " "}
+# Characters Markdown (and its tables: |, GFM: ~) gives a meaning to; # too: a heading's last word would be taken
+# for its closing sequence.
+_MARKDOWN_ESCAPES = {ord(char): "\\" + char for char in "\\|*_`[]~#"}
+# What a reader cannot see: line breaks (every one str.splitlines and Unicode know, not only \n and \r), tabs,
+# controls, format characters (bidi overrides and isolates, zero-width spaces, BOM) and lone surrogates.
+_LINE_BREAKS = frozenset("\t\n\v\f\r\x1c\x1d\x1e\x85\u2028\u2029")
+_NOT_SHOWN = ("Cc", "Cf", "Cs")
+_SUSPECT = re.compile(r"[^ -~]")  # the printable ASCII needs no look
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Pages(t.NamedTuple):
@@ -46,9 +58,28 @@ def mb(value: t.Any) -> str:
     return "not read" if value is None else f"{value:,} MB"
 
 
+def _shown_char(match: re.Match) -> str:
+    char = match.group()
+    if char in _LINE_BREAKS:
+        return " "
+    if unicodedata.category(char) in _NOT_SHOWN:
+        return f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
+    return char
+
+
+def shown(value: t.Any) -> t.Any:
+    """A value as the pages write it (the environment's finalize): line breaks folded to a space, and what does not
+    show written as its escape (U+202E as \\u202e). Markup stays Markup: the escapes add nothing HTML reads."""
+    if not isinstance(value, str):
+        return value
+    text = _SUSPECT.sub(_shown_char, value)
+    return Markup(text) if isinstance(value, Markup) else text  # nosec B704: value was Markup already
+
+
 def md(text: t.Any) -> Markup:
-    """Text from hosts and VMs for the Markdown: HTML-escaped, then the Markdown characters backslash-escaped."""
-    return Markup(str(escape(str(text))).translate(_MARKDOWN_ESCAPES))  # nosec B704: escaped on this line
+    """Text from hosts and VMs for the Markdown: the Markdown characters backslash-escaped, then HTML-escaped (in
+    this order, so that the # of an entity such as &#34; stays as it is)."""
+    return escape(str(text).translate(_MARKDOWN_ESCAPES))
 
 
 @functools.lru_cache(maxsize=None)
@@ -61,6 +92,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
+        finalize=shown,
     )
     env.filters["md"] = md
     env.filters["mb"] = mb
@@ -79,8 +111,10 @@ def fleet_from_file(data: t.Any, where: str = "facts file") -> dict[str, t.Any]:
 
 
 def facts_text(fleet: Mapping[str, t.Any]) -> str:
-    """The facts file: the fleet as JSON, keys sorted (as to_nice_json writes it), to render it again offline."""
-    return json.dumps(fleet, indent=4, sort_keys=True, ensure_ascii=False) + "\n"
+    """The facts file: the fleet as JSON, keys sorted (as to_nice_json writes it), to render it again offline. A lone
+    surrogate (a facts file may hold one, as \\ud800) has no UTF-8: it stays a JSON escape, and reads back the same."""
+    text = json.dumps(fleet, indent=4, sort_keys=True, ensure_ascii=False) + "\n"
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def render(report: Mapping[str, t.Any], template: str, title: str, source: str, generated: str) -> str:

@@ -10,6 +10,7 @@ error. Messages name the role's variables (migration_gate_*), the face people us
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import json
 import math
@@ -90,9 +91,15 @@ class _Problems:
         if text not in self.items:
             self.items.append(text)
 
-    def type_name(self, value: t.Any) -> str:
-        return {dict: "a mapping", list: "a list", bool: "a boolean", int: "an integer", float: "a number"}.get(
-            type(value), type(value).__name__)
+    @staticmethod
+    def type_name(value: t.Any) -> str:
+        """The kind of a value in plain words; by isinstance, since Ansible passes its own subclasses (its tagged
+        lists and dicts on ansible-core 2.19) whose class names mean nothing to the person asking."""
+        if isinstance(value, str):
+            return "str"
+        kinds = ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (collections.abc.Mapping, "a mapping"),
+                 (collections.abc.Sequence, "a list"))
+        return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
 
     def text(self, name: str, value: t.Any) -> str | None:
         """A string option: None when not given (None or blank); the string itself, untouched, otherwise."""
@@ -230,9 +237,18 @@ def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], prefix: str 
 
 
 def _not_in_inventory(host: str, inventory: t.Collection[str]) -> str:
-    text = (f"{host} is not a host of the inventory: the gate reaches Hyper-V hosts with their inventory "
-            "connection variables.")
+    return (f"{host} is not a host of the inventory: the gate reaches Hyper-V hosts with their inventory "
+            "connection variables." + inventory_hint(host, inventory))
+
+
+def inventory_hint(host: str, inventory: t.Collection[str]) -> str:
+    """What the inventory has for a host name it lacks, in parentheses after a sentence, or nothing."""
     trimmed = host.strip()
     if trimmed != host and trimmed in inventory:
-        text += f" (The inventory has {trimmed!r}; host names are taken literally, spaces included.)"
-    return text
+        return f" (The inventory has {trimmed!r}; host names are taken literally, spaces included.)"
+    spelled = [name for name in inventory if name.lower() == host.lower()]
+    if len(spelled) == 1:
+        return f" (The inventory spells it {spelled[0]!r}; host names are taken literally, case included.)"
+    if "," in host:
+        return " (One host: names separated by commas are not split here.)"
+    return ""

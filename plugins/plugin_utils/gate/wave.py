@@ -10,24 +10,29 @@ those of the gate (gate/request.py), checked once for the whole wave.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import typing as t
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import decision as model
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import describe
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import request as gate_request
 
 HELP = ("Say which VM to move and where: -e vm=NAME (or -e vms=NAME1,NAME2 for a wave, not both), and "
         "-e destination=HOST or -e candidates=HOST1,HOST2 (by default every host of the inventory group hyperv); "
         "-e mode=move (the default) or mode=gate.")
+DRAIN_HELP = ("Say which host to empty: -e drain=HOST (its inventory name, one host), and where its VMs may go: "
+              "-e candidates=HOST1,HOST2 or -e destination=HOST (by default every other host of the inventory group "
+              "hyperv); -e mode=gate (or --check) plans without moving.")
 DEFAULTS = {"mode": "move", "limit_wait": 120, "limit_poll": 5, "move_timeout": 600, "migration_type": "live"}
 
 
 class WaveRequestError(ValueError):
     """migrate.yml cannot start: every problem, then how to ask."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], drain: bool = False):
         self.problems = problems
-        super().__init__("\n  - ".join(["migrate.yml cannot start:", *problems]) + "\n" + HELP)
+        super().__init__("\n  - ".join(["migrate.yml cannot start:", *problems]) + "\n" + (DRAIN_HELP if drain else HELP))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +63,10 @@ def _vm_names(vm: t.Any, vms: t.Any, problems: list[str]) -> list[str]:
         return [vm]
     if not _answered(vms):
         problems.append("Name the VM: vm (one) or vms (a wave).")
+        return []
+    if isinstance(vms, str) and _json_list(vms):  # a list typed into a text field (an AWX survey): not names
+        problems.append(f"vms is a list written as text ({vms[:80]!r}): give the names separated by commas "
+                        "(web01,db01), or a list (-e '{\"vms\": [\"web01\", \"db01\"]}').")
         return []
     if isinstance(vms, str):
         names = [item.strip() for item in vms.split(",")]
@@ -91,6 +100,7 @@ def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], group_hosts:
     if drain is not None:
         vms = _drain_names(drain, raw, inventory, problems)
         group_hosts = [host for host in group_hosts if host != drain]
+        drain = drain if not problems else None  # said once, as drain, not again as the wave's source
     else:
         vms = _vm_names(raw.get("vm"), raw.get("vms"), problems)
     reason = raw.get("override_reason")
@@ -120,18 +130,28 @@ def parse(raw: t.Mapping[str, t.Any], inventory: t.Collection[str], group_hosts:
         shown = given if move_timeout is None else move_timeout
         problems.append(f"move_timeout must be a whole number of seconds, at least 1; got {shown!r}.")
     if problems:
-        raise WaveRequestError(problems)
+        raise WaveRequestError(problems, drain=_answered(raw.get("drain")))
     return WaveRequest(tuple(vms), options, t.cast(int, move_timeout), drain)
 
 
 def _drain_names(drain: t.Any, raw: t.Mapping[str, t.Any], inventory: t.Collection[str], problems: list[str]) -> list[str]:
     """A drain names its host, and nothing else picks the VMs: the host's running VMs are the wave."""
     if not isinstance(drain, str) or drain not in inventory:
-        problems.append(f"drain must be the inventory name of the host to empty, got {drain!r}.")
+        problems.append(f"drain must be the inventory name of the host to empty, got {describe(drain)}."
+                        + (gate_request.inventory_hint(drain, inventory) if isinstance(drain, str) else ""))
     for name in ("vm", "vms", "source"):
         if _answered(raw.get(name)):
             problems.append(f"drain moves every running VM of its host: give drain alone, without {name}.")
     return ["?"]  # a stand-in for the gate's rules; the running VMs are listed when the wave runs
+
+
+def _json_list(text: str) -> bool:
+    """Whether text is a JSON list of strings (no VM name is, and names with brackets alone stay names)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def drain_wave(request: WaveRequest, vms: t.Sequence[t.Mapping[str, t.Any]]) -> WaveRequest:

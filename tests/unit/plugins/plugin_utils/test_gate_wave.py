@@ -562,3 +562,35 @@ def test_a_cluster_node_is_held_when_its_vms_fit_one_by_one_but_not_together():
         decision["checks"]["memory"]["hv02"].update(free_mb=8192 + 2048)  # room for one of them, not both
     assert "and b can go nowhere" in wave.held_by_cluster_drain(decisions)
     assert wave.held_by_cluster_drain(decisions[:1]) is None
+
+
+def test_a_list_written_as_text_is_refused_with_how_to_give_one():
+    found = problems(vm=None, vms='["web01", "db01"]')
+    assert found == ["vms is a list written as text ('[\"web01\", \"db01\"]'): give the names separated by commas "
+                     "(web01,db01), or a list (-e '{\"vms\": [\"web01\", \"db01\"]}')."]
+    assert ok(vm=None, vms="[test],web01").vms == ("[test]", "web01")  # brackets alone: still names
+
+
+class TaggedList(list):
+    """As ansible-core 2.19 passes a list from the command line (_AnsibleTaggedList)."""
+
+
+def test_a_list_of_ansibles_own_class_is_called_a_list():
+    assert problems(source=TaggedList(["hv01"])) == ["source must be a string, got a list (['hv01']); quote it."]
+
+
+def test_a_drain_refused_ends_with_how_to_ask_for_a_drain_and_names_its_host_once():
+    with pytest.raises(WaveRequestError) as caught:
+        parse({"drain": TaggedList(["hv01"])}, INVENTORY, GROUP)
+    assert caught.value.problems == ["drain must be the inventory name of the host to empty, got ['hv01']."]
+    assert str(caught.value).endswith("\n" + wave.DRAIN_HELP) and "-e vm=NAME" not in str(caught.value)
+
+
+@pytest.mark.parametrize("drain, hint", [
+    ("HV01", " (The inventory spells it 'hv01'; host names are taken literally, case included.)"),
+    (" hv01", " (The inventory has 'hv01'; host names are taken literally, spaces included.)"),
+    ("hv01,hv02", " (One host: names separated by commas are not split here.)"), ("hv09", "")])
+def test_a_drain_of_a_host_not_in_the_inventory_says_what_it_may_have_meant(drain, hint):
+    with pytest.raises(WaveRequestError) as caught:
+        parse({"drain": drain}, INVENTORY, GROUP)
+    assert caught.value.problems == [f"drain must be the inventory name of the host to empty, got {drain!r}.{hint}"]

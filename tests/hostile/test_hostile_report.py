@@ -18,6 +18,7 @@ from hvsim.lab import VirtualMachine
 from integration.ansible_output import task_failure
 from integration.conftest import run_playbook  # noqa: F401  pylint: disable=unused-import
 from integration.test_awx_runner import assert_no_secret, awx_job  # noqa: F401  pylint: disable=unused-import
+from integration.test_fleet_report import fleet_report  # noqa: F401  pylint: disable=unused-import
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "playbooks" / "fleet_report.yml"
@@ -66,20 +67,6 @@ def hostile_facts(tmp_path: Path, names) -> Path:
     return path
 
 
-@pytest.fixture
-def report(run_playbook, tmp_path):  # pylint: disable=redefined-outer-name
-    """report(*args) -> (CompletedProcess, {'html', 'markdown', 'facts'}): fleet_report.yml writing to tmp_path/report."""
-
-    def run(*args: str):
-        out = tmp_path / "report"
-        result = run_playbook(PLAYBOOK, "-e", f"report_dir={out}", *args)
-        assert result.returncode == 0, result.stdout
-        files = {"html": "fleet-report.html", "markdown": "fleet-report.md", "facts": "fleet-facts.json"}
-        return result, {key: (out / name).read_text(encoding="utf-8") for key, name in files.items()}
-
-    return run
-
-
 def tables(markdown: str) -> list[list[str]]:
     """The Markdown's tables: runs of lines that begin with |."""
     found, current = [], []
@@ -105,9 +92,9 @@ def assert_markdown_intact(markdown: str) -> None:
     assert all(re.match(r"#{2,3} [A-Z\u2717]", line) for line in headings[1:]), headings
 
 
-def test_no_name_injects_markup_or_breaks_a_table(report, tmp_path):
-    _result, benign = report("-e", f"facts_file={SAMPLE_FACTS}")
-    _result, hostile = report("-e", f"facts_file={hostile_facts(tmp_path, NAMES.values())}", "-e", f"report_title={NAMES['script']}")
+def test_no_name_injects_markup_or_breaks_a_table(fleet_report, tmp_path):  # pylint: disable=redefined-outer-name
+    _result, benign = fleet_report("-e", f"facts_file={SAMPLE_FACTS}")
+    _result, hostile = fleet_report("-e", f"facts_file={hostile_facts(tmp_path, NAMES.values())}", "-e", f"report_title={NAMES['script']}")
     html, markdown = hostile["html"], hostile["markdown"]
     # the same elements and attributes as a report of plain names: no script, no handler, no attribute broken out of
     page, plain = Tags(html), Tags(benign["html"])
@@ -131,9 +118,9 @@ def test_no_name_injects_markup_or_breaks_a_table(report, tmp_path):
     assert set(NAMES.values()) <= set(json.loads(hostile["facts"])["vms"])
 
 
-def test_a_lone_surrogate_is_shown_and_read_back(report, tmp_path):
+def test_a_lone_surrogate_is_shown_and_read_back(fleet_report, tmp_path):  # pylint: disable=redefined-outer-name
     facts = hostile_facts(tmp_path, ["web\ud800"])  # the JSON holds it as \ud800
-    _result, written = report("-e", f"facts_file={facts}")
+    _result, written = fleet_report("-e", f"facts_file={facts}")
     assert "web\\ud800" in written["html"] and "web\\ud800" in written["markdown"]
     assert "web\ud800" in json.loads(written["facts"])["vms"]
 

@@ -134,8 +134,8 @@ def test_no_text_becomes_markup(names, hosts, state, title):
     parsed = Tags(result.html)
     assert parsed.tags <= TEMPLATE_TAGS
     # a name reaches the reader as it is: a row heading per VM, a column heading per host
-    for name in names:
-        assert name in "".join(parsed.text) or "\r" in name or "\x00" in name  # the parser's newlines, NUL
+    for name in names:  # as the pages write it: line breaks folded, what does not show as its escape
+        assert pages.shown(name) in "".join(parsed.text)
     assert "<" not in result.markdown  # HTML-escaped: no element a Markdown renderer would pass through
     # one line per table row (CommonMark ends a line at \n and \r), and escaped pipes keep the table's columns
     header = next(line for line in result.markdown.replace("\r", "\n").split("\n") if line.startswith("| VM | state |"))
@@ -222,10 +222,11 @@ def test_hostile_cluster_group_node_and_state_names_are_escaped(hostile):
     assert "<script" not in html and "<img" not in html and "<b>&amp;" not in html
     assert "<" not in markdown
     text = "".join(parsed.text)
-    assert "Cluster " + hostile in text  # the heading, as text
-    assert text.count("group " + hostile) == 1  # sql01's entry, as text
+    shown = pages.shown(hostile)  # as the pages write every value: a line break folded to a space
+    assert "Cluster " + shown in text  # the heading, as text
+    assert text.count("group " + shown) == 1  # sql01's entry, as text
     markdown_heading = next(line for line in markdown.split("\n") if line.startswith("### Cluster "))
-    assert markdown_heading == "### Cluster " + str(pages.md(hostile))  # one line: the heading keeps its line
+    assert markdown_heading == "### Cluster " + str(pages.shown(pages.md(hostile)))  # one line: the heading's own
     clusters = markdown[markdown.index("## Failover clusters"):]
     node_row = next(line for line in clusters.split("\n") if line.startswith("| hv-gen1-a | "))
     assert re.findall(r"\\.|\|", node_row).count("|") == 5  # escaped pipes keep the table's four columns
@@ -240,8 +241,10 @@ def test_no_cluster_text_becomes_markup(cluster, group, state):
     assert len([line for line in result.markdown.split("\n") if line.startswith("### Cluster ")]) == 1
 
 
-def test_md_escapes_html_then_markdown():
-    assert pages.md('a|b*c_d`e[f]g\\h\ni<j>&"\r') == 'a\\|b\\*c\\_d\\`e\\[f\\]g\\\\h i&lt;j&gt;&amp;&#34; '
+def test_md_escapes_markdown_then_html_and_the_pages_fold_its_line_breaks():
+    escaped = pages.md('a|b*c_d`e[f]g\\h\ni<j>&"\r#')
+    assert escaped == 'a\\|b\\*c\\_d\\`e\\[f\\]g\\\\h\ni&lt;j&gt;&amp;&#34;\r\\#'
+    assert pages.shown(escaped) == 'a\\|b\\*c\\_d\\`e\\[f\\]g\\\\h i&lt;j&gt;&amp;&#34; \\#'  # the environment's finalize
     assert pages.md(42) == "42"
 
 

@@ -217,6 +217,18 @@ summary:
     hosts_in_reserve: []
     planned_moves: 8
     hosts_overfilled: [hv-gen2-b]
+lines:
+  description:
+    - The summary in lines for a person, as C(playbooks/fleet_report.yml) shows it. The names in them are shown as the
+      pages show them (a line break folded to a space, a character that does not show as its escape); RV(summary)
+      keeps them as they are.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "3 VMs x 4 hosts: 8 of 12 pairs compatible"
+    - "host groups: hv-gen1-a, hv-gen1-b | hv-gen2-a, hv-gen2-b"
+    - "fit every host: legacy01"
 groups:
   description: The host names of each host group, the largest group first.
   returned: always

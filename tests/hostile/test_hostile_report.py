@@ -118,6 +118,17 @@ def test_no_name_injects_markup_or_breaks_a_table(fleet_report, tmp_path):  # py
     assert set(NAMES.values()) <= set(json.loads(hostile["facts"])["vms"])
 
 
+def test_the_plays_summary_shows_names_as_the_pages_do(fleet_report, tmp_path):  # pylint: disable=redefined-outer-name
+    facts = yaml.safe_load(SAMPLE_FACTS.read_text(encoding="utf-8"))
+    facts["sample_hosts"][NAMES["rtl"] + NAMES["separators"]] = facts["sample_hosts"].pop("hv-gen1-b")
+    path = tmp_path / "facts.json"
+    path.write_text(json.dumps(facts))
+    result, _written = fleet_report("-e", f"facts_file={path}")
+    summary = result.stdout[result.stdout.index("TASK [Show the summary]"):]
+    line = next(line for line in summary.splitlines() if "host groups: " in line)
+    assert "u202eexe.txt" in line and not any(char in summary for char in NOT_SHOWN), line  # escaped, on one line
+
+
 def test_a_lone_surrogate_is_shown_and_read_back(fleet_report, tmp_path):  # pylint: disable=redefined-outer-name
     facts = hostile_facts(tmp_path, ["web\ud800"])  # the JSON holds it as \ud800
     _result, written = fleet_report("-e", f"facts_file={facts}")

@@ -140,12 +140,35 @@ def pages(fleet: Mapping[str, t.Any], title: str, source: str, generated: str, p
 PLAN_HOST_KEYS = ("free_mb", "in_mb", "out_mb", "after_mb", "after_for_vms_mb", "overfilled", "over_mb")
 
 
+def summary_lines(report: Mapping[str, t.Any]) -> list[str]:
+    """The summary as lines for a person (the play's output, AWX's job output), the names shown as the pages show
+    them: a bidi override or a line break in a name neither reorders nor splits the line."""
+    summary = report["summary"]
+
+    def names(items: t.Iterable[t.Any]) -> str:
+        return ", ".join(str(shown(str(item))) for item in items) or "none"
+
+    planned = summary["planned_moves"]
+    return [
+        f"{summary['vms']} VMs x {summary['hosts']} hosts: {summary['compatible_pairs']} of {summary['pairs']} pairs "
+        "compatible",
+        "host groups: " + " | ".join(names(group["hosts"]) for group in report["groups"]),
+        "fit every host: " + names(summary["roaming_vms"]),
+        f"no host can run: {names(summary['vms_without_host'])}; fit only their own host: {names(summary['pinned_vms'])}",
+        "cannot take a live migration now: " + names(summary["hosts_not_receiving"]),
+        f"less memory free than the reserve of {report['memory_reserve_mb']} MB: {names(summary['hosts_in_reserve'])}",
+        "no planned wave" if planned is None else
+        f"planned wave: {planned} moves; overfilled: {names(summary['hosts_overfilled'])}",
+    ]
+
+
 def artifact_summary(report: Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """What a run returns of the report: the summary, the hosts of each group and, with a plan, each host's figures;
-    never the matrix."""
+    """What a run returns of the report: the summary (as data, and as lines to show), the hosts of each group and,
+    with a plan, each host's figures; never the matrix."""
     plan = report.get("plan")
     return {
         "summary": report["summary"],
+        "lines": summary_lines(report),
         "groups": [group["hosts"] for group in report["groups"]],
         "blocked_entries": len(report["blocked"]),
         "memory_reserve_mb": report["memory_reserve_mb"],

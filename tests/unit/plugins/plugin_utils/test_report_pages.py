@@ -273,11 +273,20 @@ def test_bad_input_is_named_as_the_filter_names_it():
 def test_the_summary_a_run_returns_holds_no_matrix():
     result = render(SAMPLE)
     summary = pages.artifact_summary(result.report)
-    assert set(summary) == {"summary", "groups", "blocked_entries", "memory_reserve_mb", "plan"}
+    assert set(summary) == {"summary", "lines", "groups", "blocked_entries", "memory_reserve_mb", "plan"}
     assert summary["plan"] is None and summary["memory_reserve_mb"] == 2048
     assert summary["groups"] == [["hv-gen1-a", "hv-gen1-b"], ["hv-gen2-a", "hv-gen2-b"]]
     assert summary["summary"]["pairs"] == 12 and summary["blocked_entries"] == len(result.report["blocked"])
     assert "cells" not in json.dumps(summary)
+
+
+def test_the_summary_lines_show_names_as_the_pages_do():
+    fleet = {"hosts": {"hv\u202e1": GEN1, "hv\n2": GEN2}, "vms": {"web\u200b01": {"host": "hv\n2", "vectors": GEN1}}}
+    lines = pages.artifact_summary(render(fleet).report)["lines"]
+    assert lines[0] == "1 VMs x 2 hosts: 2 of 2 pairs compatible"
+    assert "host groups: hv 2 | hv\\u202e1" in lines or "host groups: hv\\u202e1 | hv 2" in lines, lines
+    assert "fit every host: web\\u200b01" in lines and lines[-1] == "no planned wave"
+    assert not any(char in "".join(lines) for char in "\u202e\u200b\n")  # nothing reorders, hides or splits a line
 
 
 # Memory and the planned wave

@@ -15,6 +15,7 @@ import typing as t
 
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.baseline import compat_baseline
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import is_guid, same_name
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.cluster import group_mates
 
 USABLE_NODE_STATES = ("up",)
 
@@ -75,8 +76,7 @@ def node_problem(view: t.Mapping[str, t.Any], role: t.Mapping[str, t.Any], vm_la
                  computer_name: str | None = None) -> str | None:
     """Why the cluster will not take the VM to this host, in a sentence with the remedy; None when it may."""
     cluster, group = view["name"], role["group"]
-    mates = [f"{other.get('resource')!r} (VM {vm_id})" for vm_id, other in (view.get("vms") or {}).items()
-             if other is not role and vm_id != role.get("vm_id") and same_name(str(other.get("group") or ""), str(group or ""))]
+    mates = group_mates(view.get("vms") or {}, role)
     if mates:  # the cluster moves a group whole: the others would move too, ungated
         return (f"group {group} of cluster {cluster} holds {vm_label} and also {', '.join(mates)}: the cluster moves "
                 "a group whole, so they would move too without being gated. Give each VM a role of its own, then gate "

@@ -127,12 +127,13 @@ def same_node(first: str | None, second: str | None) -> bool:
     return first is not None and second is not None and same_name(first, second)
 
 
-def group_mates(resources: t.Mapping[str, t.Mapping[str, t.Any]], vm_id: str) -> list[t.Mapping[str, t.Any]]:
-    """The other VM resources in the group of the VM `vm_id` (vm_resources' keys). The cluster moves a group whole,
-    so moving one of them would move the others too, ungated."""
-    own = resources[vm_id]
-    return [other for key, other in resources.items()
-            if key != vm_id and own["group"] is not None and same_name(str(other["group"] or ""), str(own["group"]))]
+def group_mates(resources: t.Mapping[str, t.Mapping[str, t.Any]], own: t.Mapping[str, t.Any]) -> list[str]:
+    """The other VM resources in the group of the VM role `own` (one of `resources`' values: vm_resources', or a
+    cluster view's roles), each as "'resource' (VM id)". The cluster moves a group whole, so moving one of them would
+    move the others too, ungated."""
+    group = own.get("group")
+    return [f"{other.get('resource')!r} (VM {vm_id})" for vm_id, other in resources.items()
+            if other is not own and group is not None and same_name(str(other.get("group") or ""), str(group))]
 
 
 _WMI_PATH_NAME = re.compile(r'\bName\s*=\s*"((?:[^"\\]|\\.)*)"', re.IGNORECASE)

@@ -126,10 +126,10 @@ class ClusterMover:
             raise MoveFailed(f"{label} is not a role of failover cluster {self.where}, so the cluster cannot move it; "
                              "nothing was moved. Move a VM that is not clustered with vm_move, or make it a role "
                              "(Add-ClusterVirtualMachineRole) first.")
-        mates = group_mates(resources, vm_id)
+        mates = group_mates(resources, resource)
         if mates:
             raise MoveFailed(f"group {resource['group']!r} of failover cluster {self.where} holds {label} and also "
-                             f"{', '.join(repr(other['resource']) + ' (VM ' + other['vm_id'] + ')' for other in mates)}; "
+                             f"{', '.join(mates)}; "
                              "the cluster moves a group whole, so they would move too without being gated. Nothing was "
                              "sent. Give each VM a role of its own, then gate it again.")
         report.vm = {"id": vm_id, "name": request.vm_name, "resource": resource["resource"], "group": resource["group"]}

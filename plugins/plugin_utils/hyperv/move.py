@@ -162,7 +162,7 @@ class Mover:
             first_refusal = started if first_refusal is None else first_refusal
             if self._send_again(failed, vm, request, report, label, first_refusal):
                 continue
-            where = self._whereabouts(vm, label)
+            where = self._where_now(vm, label)[0]
             if where == self.destination_name and not refused_for_limit(failed):
                 # A job may end in error (or Completed with warnings and an ErrorCode) after the VM moved: where the
                 # VM is tells the outcome, the job's error is told with it (_confirm then checks the VM there).
@@ -311,7 +311,7 @@ class Mover:
 
     def _after_vanished_job(self, vm: dict[str, t.Any], report: MoveReport, label: str, cause: StepFailed) -> None:
         """None when the VM is on the destination (_confirm checks it there); else the move failed, saying where it is."""
-        where = self._whereabouts(vm, label)
+        where = self._where_now(vm, label)[0]
         if where == self.destination_name:
             return None
         raise MoveFailed(
@@ -427,17 +427,6 @@ class Mover:
             f"the migration job of {label} ended {JOB_STATES.get(job.get('JobState'), job.get('JobState'))} with "
             f"ErrorCode {code} ({return_code_name(code) if code is not None else 'none'}): {description}"
         )
-
-    def _whereabouts(self, vm: dict[str, t.Any], label: str) -> str | None:
-        """The host the VM is on after a failed or vanished job (the source, the destination, or None for neither),
-        as the hosts tell it."""
-        with step(f"looking for {label} after the failed migration"):
-            if self.source.vm_by_id(vm["Name"]) is not None:
-                return self.source_name
-        with step(f"looking for {label} after the failed migration", self.destination_name):
-            if self.destination.vm_by_id(vm["Name"]) is not None:
-                return self.destination_name
-        return None
 
     def _where_text(self, where: str | None, label: str) -> str:
         if where == self.source_name:

@@ -22,7 +22,7 @@ import typing as t
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.ranking import rank_hosts
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate import message as gate_message
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate.request import Request
-from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import is_guid, same_name
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.api import answers_to
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.migration_service import service_reasons
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.hyperv.move import running_job_text
 
@@ -69,10 +69,8 @@ class Location:
 
 
 def matches(vm: str, system: t.Mapping[str, t.Any]) -> bool:
-    """Whether a VM ({id, name}) answers to `vm`: its id (braces and case aside, only for a GUID written in ASCII:
-    "ﬀ".upper() is "FF") or its name (same_name); nothing trimmed."""
-    by_id = is_guid(vm) and str(system.get("id") or "").upper() == vm.strip("{}").upper()
-    return by_id or same_name(str(system.get("name") or ""), vm)
+    """Whether a VM ({id, name}) answers to `vm` (hyperv/api.py's rule, answers_to)."""
+    return answers_to(system.get("id"), system.get("name"), vm)
 
 
 def locate(request: Request, seen: list[Sighting], unreadable: t.Mapping[str, str], searched: list[str],

@@ -81,11 +81,11 @@ def same_name(name: str, asked: str) -> bool:
     return name.upper() == asked.upper() and name.lower() == asked.lower()
 
 
-def answers_to(system: t.Mapping[str, t.Any], requested: str) -> bool:
-    """Whether a VM (Msvm_ComputerSystem) answers to a requested name or id: its id (braces and case aside) or its
-    name (same_name); nothing trimmed or normalized."""
-    by_id = is_guid(requested) and str(system.get("Name") or "").upper() == requested.strip("{}").upper()
-    return by_id or same_name(str(system.get("ElementName") or ""), requested)
+def answers_to(vm_id: t.Any, vm_name: t.Any, requested: str) -> bool:
+    """Whether a VM answers to a requested name or id: its id (braces and case aside, only for a GUID written in ASCII:
+    "ﬀ".upper() is "FF") or its name (same_name); nothing trimmed or normalized."""
+    by_id = is_guid(requested) and str(vm_id or "").upper() == requested.strip("{}").upper()
+    return by_id or same_name(str(vm_name or ""), requested)
 
 
 def _match_condition(requested: str) -> str:
@@ -136,7 +136,8 @@ class HyperVHost:
         systems = [self._typed(instance, "Msvm_ComputerSystem") for instance in instances]
         if requested is None:
             return systems
-        return [system for system in systems if any(answers_to(system, item) for item in requested)]
+        return [system for system in systems
+                if any(answers_to(system.get("Name"), system.get("ElementName"), item) for item in requested)]
 
     def configuration_versions(self, vm_ids: list[str], *, every_vm: bool = False) -> dict[str, str | None]:
         """VM id -> configuration version, from the VMs' realized Msvm_VirtualSystemSettingData.

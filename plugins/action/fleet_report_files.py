@@ -22,6 +22,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.reserve import DEFAULT_RESERVE_MB
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.fleet_facts import fleet_facts
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.engine.vectors import VectorInputError
+from ansible_collections.vmgate.hyperv.plugins.plugin_utils.gate.request import is_blank
 from ansible_collections.vmgate.hyperv.plugins.plugin_utils.report import pages
 
 SOURCES = ("fleet", "facts_by_host", "facts_file")
@@ -92,7 +93,7 @@ class ActionModule(ActionBase):
     def _arguments(self):
         """The options, checked; one left blank, as AWX's launch form sends an unanswered question, is not given
         (dest, required, is refused when blank)."""
-        given = {key: value for key, value in self._task.args.items() if key not in BLANK_IS_DEFAULT or not _blank(value)}
+        given = {key: value for key, value in self._task.args.items() if key not in BLANK_IS_DEFAULT or not is_blank(value)}
         validation = ArgumentSpecValidator(ARGUMENT_SPEC, mutually_exclusive=[SOURCES, PLANS],
                                            required_one_of=[SOURCES]).validate(given)
         if validation.error_messages:  # worded as ActionBase.validate_argument_spec words them
@@ -149,14 +150,10 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"The {what} {path} is neither JSON nor YAML: {exc}") from None
 
 
-def _blank(value):
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
 def _directory(dest):
     """dest as an absolute path, once it is known the report's directory can be there: not blank, and neither it nor
     the nearest of its parents that exists a file (the directories missing are created when the files are written)."""
-    if _blank(dest):
+    if is_blank(dest):
         raise AnsibleActionFail(f"dest is blank ({dest!r}): give the directory to write the report to.")
     dest = os.path.realpath(dest)
     existing = dest
